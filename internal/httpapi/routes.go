@@ -1,0 +1,49 @@
+package httpapi
+
+// routeTable is the whole HTTP surface in one place. A Tenant route acts
+// on the principal's tenant only; the cross-tenant matrix test fails when a
+// Tenant route here has no row there.
+func (s *Server) routeTable() []Route {
+	return []Route{
+		// Operations.
+		{Pattern: "GET /healthz", Access: Public, Unlimited: true, Handle: s.healthz},
+		{Pattern: "GET /readyz", Access: Public, Unlimited: true, Handle: s.readyz},
+		{Pattern: "GET /metrics", Access: Public, Unlimited: true, Handle: s.metricsHandler},
+		{Pattern: "GET /api/v1/openapi.json", Access: Public, Handle: s.openapi},
+
+		// First-run setup of the platform admin (a one-time link printed by serve).
+		{Pattern: "GET /setup", Access: Public, Handle: s.setupPage},
+		{Pattern: "POST /setup", Access: Public, Handle: s.setupSubmit},
+
+		// Sign-in and the signed-in user.
+		{Pattern: "POST /api/v1/auth/login", Access: Public, Handle: s.login},
+		{Pattern: "POST /api/v1/auth/logout", Access: SessionOnly, Handle: s.logout},
+		{Pattern: "GET /api/v1/auth/me", Access: Authenticated, Handle: s.me},
+		{Pattern: "POST /api/v1/auth/switch-tenant", Access: SessionOnly, Handle: s.switchTenant},
+		{Pattern: "POST /api/v1/auth/password", Access: SessionOnly, Handle: s.changePassword},
+		{Pattern: "POST /api/v1/invitations/accept", Access: Public, Handle: s.acceptInvitation},
+
+		// The principal's tenant.
+		{Pattern: "GET /api/v1/tenant", Access: Tenant, Scope: "read", Handle: s.currentTenant},
+		{Pattern: "GET /api/v1/api-keys", Access: Tenant, Scope: "admin", Handle: s.listKeys},
+		{Pattern: "POST /api/v1/api-keys", Access: Tenant, Scope: "admin", Handle: s.createKey},
+		{Pattern: "GET /api/v1/api-keys/{id}", Access: Tenant, Scope: "admin", Handle: s.getKey},
+		{Pattern: "DELETE /api/v1/api-keys/{id}", Access: Tenant, Scope: "admin", Handle: s.revokeKey},
+		{Pattern: "POST /api/v1/api-keys/{id}/rotate", Access: Tenant, Scope: "admin", Handle: s.rotateKey},
+		{Pattern: "GET /api/v1/members", Access: Tenant, Scope: "read", Handle: s.listMembers},
+		{Pattern: "POST /api/v1/members", Access: Tenant, Scope: "admin", Handle: s.inviteMember},
+		{Pattern: "GET /api/v1/members/{id}", Access: Tenant, Scope: "read", Handle: s.getMember},
+		{Pattern: "PATCH /api/v1/members/{id}", Access: Tenant, Scope: "admin", Handle: s.changeMemberRole},
+		{Pattern: "DELETE /api/v1/members/{id}", Access: Tenant, Scope: "admin", Handle: s.removeMember},
+		{Pattern: "GET /api/v1/invitations", Access: Tenant, Scope: "admin", Handle: s.listInvitations},
+		{Pattern: "DELETE /api/v1/invitations/{id}", Access: Tenant, Scope: "admin", Handle: s.revokeInvitation},
+		{Pattern: "GET /api/v1/audit-log", Access: Tenant, Scope: "admin", Handle: s.listAudit},
+
+		// Platform administration.
+		{Pattern: "GET /api/v1/admin/tenants", Access: PlatformAdmin, Handle: s.adminListTenants},
+		{Pattern: "POST /api/v1/admin/tenants", Access: PlatformAdmin, Handle: s.adminCreateTenant},
+		{Pattern: "GET /api/v1/admin/tenants/{id}", Access: PlatformAdmin, Handle: s.adminGetTenant},
+		{Pattern: "POST /api/v1/admin/tenants/{id}/suspend", Access: PlatformAdmin, Handle: s.adminSuspendTenant},
+		{Pattern: "POST /api/v1/admin/tenants/{id}/reactivate", Access: PlatformAdmin, Handle: s.adminReactivateTenant},
+	}
+}
