@@ -129,4 +129,3 @@ func PostgresSchemaURL(t testing.TB) string {
 	u.RawQuery = q.Encode()
 	return u.String()
 }
-
