@@ -16,6 +16,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/metachat/metachat/internal/apperr"
@@ -78,6 +79,10 @@ func Run(ctx context.Context, args []string, env config.Lookup, stdio IO) int {
 		return 2
 	}
 	if err != nil {
+		if strings.Contains(err.Error(), flag.ErrHelp.Error()) {
+			fmt.Fprint(stdio.Stdout, usage)
+			return 0
+		}
 		var ue usageError
 		if errors.As(err, &ue) {
 			fmt.Fprintf(stdio.Stderr, "metachat %s: %s\n", cmd, ue)
@@ -128,7 +133,8 @@ func loadConfig(env config.Lookup, overrides map[string]*string) (*config.Config
 
 func newFlagSet(name string, stdio IO) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stdio.Stderr)
+	// Run reports parse errors itself, once; -h prints the usage.
+	fs.SetOutput(io.Discard)
 	return fs
 }
 
@@ -202,10 +208,20 @@ func serve(ctx context.Context, args []string, env config.Lookup, stdio IO) erro
 		return err
 	}
 	log := newLogger(cfg, stdio.Stderr)
+	// Bind first: a port in use should fail fast, before anything is
+	// written to disk or to the database.
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s (METACHAT_ADDR): %w", cfg.Addr, err)
+	}
+	defer ln.Close()
+	cfg.Listening(ln.Addr())
 	if cfg.Embedded() {
 		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 			return fmt.Errorf("create data dir: %w", err)
 		}
+	} else if cfg.SecretKey == nil {
+		log.Warn("METACHAT_SECRET_KEY is not set: using a key kept in the data dir; processes that share this database must all use the same key")
 	}
 	if _, err := secretKey(cfg, log); err != nil {
 		return err
@@ -221,10 +237,6 @@ func serve(ctx context.Context, args []string, env config.Lookup, stdio IO) erro
 		RateLimitIP: cfg.RateLimitIP, RateLimitKey: cfg.RateLimitKey, TrustedProxies: cfg.TrustedProxies, Version: Version,
 	}, log, st, authSvc, tenants.NewService(st, cfg.BaseURL.String()))
 
-	ln, err := net.Listen("tcp", cfg.Addr)
-	if err != nil {
-		return fmt.Errorf("listen on %s (METACHAT_ADDR): %w", cfg.Addr, err)
-	}
 	srv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	mode := "embedded SQLite at " + cfg.SQLitePath()
 	if !cfg.Embedded() {
@@ -238,10 +250,15 @@ func serve(ctx context.Context, args []string, env config.Lookup, stdio IO) erro
 		fmt.Fprintf(stdio.Stdout, "No platform admin exists yet. Create one with this one-time link:\n  %s/setup?token=%s\n", cfg.BaseURL, token)
 	}
 
+	// Background work stops, and is waited for, before the store closes.
 	bg, stopBG := context.WithCancel(ctx)
-	defer stopBG()
+	var bgDone sync.WaitGroup
+	defer func() {
+		stopBG()
+		bgDone.Wait()
+	}()
 	if !*noWorkers {
-		go runMaintenance(bg, st, cfg, log)
+		bgDone.Go(func() { runMaintenance(bg, st, cfg, log) })
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

@@ -19,10 +19,13 @@ import (
 
 // Config is the whole server configuration.
 type Config struct {
-	Addr        string   // METACHAT_ADDR
-	BaseURL     *url.URL // METACHAT_BASE_URL
-	DataDir     string   // METACHAT_DATA_DIR
-	DatabaseURL string   // DATABASE_URL; empty selects embedded SQLite
+	Addr    string   // METACHAT_ADDR
+	BaseURL *url.URL // METACHAT_BASE_URL
+	// BaseURLDerived is set when BaseURL was derived from Addr, so that it
+	// can follow the real port when Addr asks for any free one (":0").
+	BaseURLDerived bool
+	DataDir        string // METACHAT_DATA_DIR
+	DatabaseURL    string // DATABASE_URL; empty selects embedded SQLite
 	// SecretKey is the server key; nil when not configured, in which case
 	// the caller generates one into the data dir (see SecretKeyPath).
 	SecretKey []byte // METACHAT_SECRET_KEY or METACHAT_SECRET_KEY_FILE
@@ -92,6 +95,7 @@ func Load(env Lookup) (*Config, error) {
 			host = "localhost"
 		}
 		base = "http://" + net.JoinHostPort(host, port)
+		c.BaseURLDerived = true
 	}
 	u, err := url.Parse(base)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
@@ -184,6 +188,19 @@ func Load(env Lookup) (*Config, error) {
 		}
 	}
 	return c, nil
+}
+
+// Listening records the address actually bound; a derived base URL follows
+// it (METACHAT_ADDR=127.0.0.1:0 binds a free port).
+func (c *Config) Listening(addr net.Addr) {
+	if !c.BaseURLDerived {
+		return
+	}
+	_, port, err := net.SplitHostPort(addr.String())
+	if err != nil {
+		return
+	}
+	c.BaseURL.Host = net.JoinHostPort(c.BaseURL.Hostname(), port)
 }
 
 // Embedded reports whether the embedded SQLite store is in use.

@@ -66,7 +66,7 @@ func (s *Service) Create(ctx context.Context, actor *auth.Principal, name string
 		}
 		creator := *actor
 		creator.TenantID = tn.ID
-		creator.Scopes = []string{auth.ScopeRead, auth.ScopeWrite, auth.ScopeAdmin}
+		creator.Scopes = []string{auth.ScopeAdmin, auth.ScopeRead, auth.ScopeWrite} // sorted, as CreateKey stores them
 		if err := tx.Audit(ctx, creator.Audit("tenant.created", "tenant", tn.ID, fmt.Sprintf(`{"name":%q}`, tn.Name))); err != nil {
 			return err
 		}
