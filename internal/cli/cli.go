@@ -21,11 +21,16 @@ import (
 
 	"github.com/metachat/metachat/internal/apperr"
 	"github.com/metachat/metachat/internal/auth"
+	"github.com/metachat/metachat/internal/channels"
 	"github.com/metachat/metachat/internal/config"
+	"github.com/metachat/metachat/internal/conversations"
 	"github.com/metachat/metachat/internal/httpapi"
+	"github.com/metachat/metachat/internal/ratelimit"
+	"github.com/metachat/metachat/internal/realtime"
 	"github.com/metachat/metachat/internal/secrets"
 	"github.com/metachat/metachat/internal/store"
 	"github.com/metachat/metachat/internal/tenants"
+	"github.com/metachat/metachat/internal/widget"
 )
 
 // Version is set at build time with -ldflags "-X ...cli.Version=v1.2.3".
@@ -223,7 +228,8 @@ func serve(ctx context.Context, args []string, env config.Lookup, stdio IO) erro
 	} else if cfg.SecretKey == nil {
 		log.Warn("METACHAT_SECRET_KEY is not set: using a key kept in the data dir; processes that share this database must all use the same key")
 	}
-	if _, err := secretKey(cfg, log); err != nil {
+	keys, err := secretKey(cfg, log)
+	if err != nil {
 		return err
 	}
 	st, err := openStore(ctx, cfg, true)
@@ -231,11 +237,48 @@ func serve(ctx context.Context, args []string, env config.Lookup, stdio IO) erro
 		return err
 	}
 	defer st.Close()
+
+	// Background work stops, and is waited for, before the store closes.
+	bg, stopBG := context.WithCancel(ctx)
+	var bgDone sync.WaitGroup
+	defer func() {
+		stopBG()
+		bgDone.Wait()
+	}()
+
+	// Live events: in process on SQLite; through LISTEN/NOTIFY between
+	// processes on PostgreSQL.
+	hub := realtime.NewHub()
+	var bus realtime.Publisher = hub
+	if !cfg.Embedded() {
+		pg := realtime.NewPGBus(hub, cfg.DatabaseURL, log, func(ctx context.Context, q string, args ...any) error {
+			_, err := st.DB().ExecContext(ctx, q, args...)
+			return err
+		})
+		ready := make(chan struct{})
+		bgDone.Go(func() { pg.Listen(bg, ready) })
+		select {
+		case <-ready:
+		case <-time.After(10 * time.Second):
+			return errors.New("could not LISTEN for events on PostgreSQL within 10s")
+		}
+		bus = pg
+	}
+
 	authSvc := auth.NewService(st, auth.Options{SessionIdle: cfg.SessionIdle, SessionAbsolute: cfg.SessionAbsolute, KeyRotationGrace: cfg.KeyRotationGrace})
+	chans := channels.NewService(st, keys, cfg.BaseURL.String())
+	convs := conversations.NewService(st, bus, log)
+	wh, err := widget.New(st, chans, convs, hub, keys, cfg.BaseURL.String(), widget.Limits{
+		Sessions: ratelimit.New(cfg.WidgetSessionRate, int(cfg.WidgetSessionRate*60)),
+		Messages: ratelimit.New(cfg.WidgetMessageRate, int(cfg.WidgetMessageRate*10)+1),
+	}, log)
+	if err != nil {
+		return err
+	}
 	api := httpapi.New(httpapi.Config{
 		BaseURL: cfg.BaseURL.String(), SecureCookies: cfg.SecureCookies(), MaxBodyBytes: cfg.MaxBodyBytes,
 		RateLimitIP: cfg.RateLimitIP, RateLimitKey: cfg.RateLimitKey, TrustedProxies: cfg.TrustedProxies, Version: Version,
-	}, log, st, authSvc, tenants.NewService(st, cfg.BaseURL.String()))
+	}, log, httpapi.Deps{Store: st, Auth: authSvc, Tenants: tenants.NewService(st, cfg.BaseURL.String()), Channels: chans, Conversations: convs, Widget: wh})
 
 	srv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	mode := "embedded SQLite at " + cfg.SQLitePath()
@@ -250,13 +293,6 @@ func serve(ctx context.Context, args []string, env config.Lookup, stdio IO) erro
 		fmt.Fprintf(stdio.Stdout, "No platform admin exists yet. Create one with this one-time link:\n  %s/setup?token=%s\n", cfg.BaseURL, token)
 	}
 
-	// Background work stops, and is waited for, before the store closes.
-	bg, stopBG := context.WithCancel(ctx)
-	var bgDone sync.WaitGroup
-	defer func() {
-		stopBG()
-		bgDone.Wait()
-	}()
 	if !*noWorkers {
 		bgDone.Go(func() { runMaintenance(bg, st, cfg, log) })
 	}
@@ -268,6 +304,7 @@ func serve(ctx context.Context, args []string, env config.Lookup, stdio IO) erro
 	case <-ctx.Done():
 	}
 	log.Info("shutting down")
+	wh.Shutdown() // WebSockets are hijacked: Shutdown below does not end them
 	shutCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	if err := srv.Shutdown(shutCtx); err != nil {

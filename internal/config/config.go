@@ -50,6 +50,9 @@ type Config struct {
 	SessionAbsolute  time.Duration  // METACHAT_SESSION_ABSOLUTE
 	KeyRotationGrace time.Duration  // METACHAT_KEY_ROTATION_GRACE: default grace for rotated API keys
 	TrustedProxies   []netip.Prefix // METACHAT_TRUSTED_PROXIES: CIDRs whose X-Forwarded-For is believed
+
+	WidgetSessionRate float64 // METACHAT_WIDGET_SESSION_RATE: widget sessions per second per IP
+	WidgetMessageRate float64 // METACHAT_WIDGET_MESSAGE_RATE: messages per second per visitor
 }
 
 // Lookup reads one variable; os.LookupEnv fits.
@@ -164,6 +167,12 @@ func Load(env Lookup) (*Config, error) {
 		return nil, err
 	}
 	if c.RateLimitKey, err = floatVar(get, "METACHAT_RATE_LIMIT_KEY", 50); err != nil {
+		return nil, err
+	}
+	if c.WidgetSessionRate, err = floatVar(get, "METACHAT_WIDGET_SESSION_RATE", 0.5); err != nil {
+		return nil, err
+	}
+	if c.WidgetMessageRate, err = floatVar(get, "METACHAT_WIDGET_MESSAGE_RATE", 1); err != nil {
 		return nil, err
 	}
 	if c.SessionIdle, err = durationVar(get, "METACHAT_SESSION_IDLE", 2*time.Hour); err != nil {

@@ -13,10 +13,16 @@ import (
 	"testing"
 
 	"github.com/metachat/metachat/internal/auth"
+	"github.com/metachat/metachat/internal/channels"
+	"github.com/metachat/metachat/internal/conversations"
 	"github.com/metachat/metachat/internal/httpapi"
+	"github.com/metachat/metachat/internal/ratelimit"
+	"github.com/metachat/metachat/internal/realtime"
+	"github.com/metachat/metachat/internal/secrets"
 	"github.com/metachat/metachat/internal/store"
 	"github.com/metachat/metachat/internal/store/storetest"
 	"github.com/metachat/metachat/internal/tenants"
+	"github.com/metachat/metachat/internal/widget"
 )
 
 // env is a running API over a real database.
@@ -27,6 +33,9 @@ type env struct {
 	srv     *httptest.Server
 	auth    *auth.Service
 	tenants *tenants.Service
+	hub     *realtime.Hub
+	widget  *widget.Handler
+	convs   *conversations.Service
 }
 
 // envOptions adjusts a test server.
@@ -51,18 +60,30 @@ func newEnv(t *testing.T, d store.Dialect, opts ...envOptions) *env {
 	}
 	st := storetest.Open(t, d, true)
 	au := auth.NewService(st, o.auth)
-	var srv *httptest.Server
-	srv = httptest.NewUnstartedServer(nil)
+	srv := httptest.NewUnstartedServer(nil)
 	srv.Start()
 	if o.cfg.BaseURL == "" {
 		o.cfg.BaseURL = srv.URL
 	}
 	tn := tenants.NewService(st, o.cfg.BaseURL)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	api := httpapi.New(o.cfg, log, st, au, tn)
+	keys, err := secrets.NewKeyring(bytes.Repeat([]byte{7}, secrets.KeySize))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hub := realtime.NewHub()
+	chans := channels.NewService(st, keys, o.cfg.BaseURL)
+	convs := conversations.NewService(st, hub, log)
+	limits := widget.Limits{Sessions: ratelimit.New(o.cfg.RateLimitIP, int(o.cfg.RateLimitIP)), Messages: ratelimit.New(1000, 1000)}
+	wh, err := widget.New(st, chans, convs, hub, keys, o.cfg.BaseURL, limits, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	api := httpapi.New(o.cfg, log, httpapi.Deps{Store: st, Auth: au, Tenants: tn, Channels: chans, Conversations: convs, Widget: wh})
 	srv.Config.Handler = api
 	t.Cleanup(srv.Close)
-	return &env{t: t, st: st, api: api, srv: srv, auth: au, tenants: tn}
+	t.Cleanup(wh.Shutdown)
+	return &env{t: t, st: st, api: api, srv: srv, auth: au, tenants: tn, hub: hub, widget: wh, convs: convs}
 }
 
 // forEachDialect runs fn against a fresh server per dialect.
@@ -229,4 +250,24 @@ func (e *env) addUser(tenantID, email, password, role string, platformAdmin bool
 		e.t.Fatal(err)
 	}
 	return id
+}
+
+// visitorSays stores a message from a contact on a channel, as the widget
+// would, and returns the contact and conversation ids.
+func (e *env) visitorSays(tenantID, channelID, externalID, text string) (contactID, conversationID string) {
+	e.t.Helper()
+	ctx := context.Background()
+	err := e.st.Write(ctx, store.TenantScope(tenantID), func(tx *store.Tx) error {
+		c, err := tx.UpsertContact(ctx, channelID, externalID, "")
+		contactID = c.ID
+		return err
+	})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	res, err := e.convs.PostInbound(ctx, conversations.Inbound{TenantID: tenantID, ChannelID: channelID, ContactID: contactID, Text: text})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return contactID, res.Conversation.ID
 }

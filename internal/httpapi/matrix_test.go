@@ -15,10 +15,14 @@ import (
 // victim is tenant B with one resource of every kind the API exposes.
 type victim struct {
 	tenantFixture
-	MemberID, InvitationID string
+	MemberID, InvitationID    string
+	ChannelID, PublicKey      string
+	ContactID, ConversationID string
 }
 
-func (v victim) ids() []string { return []string{v.ID, v.KeyID, v.MemberID, v.InvitationID} }
+func (v victim) ids() []string {
+	return []string{v.ID, v.KeyID, v.MemberID, v.InvitationID, v.ChannelID, v.PublicKey, v.ContactID, v.ConversationID}
+}
 
 func newVictim(e *env) victim {
 	e.t.Helper()
@@ -30,6 +34,9 @@ func newVictim(e *env) victim {
 		e.t.Fatal(err)
 	}
 	v.InvitationID = inv.ID
+	ch := e.as(v.Key).do("POST", "/api/v1/channels", map[string]any{"type": "web", "name": "B web", "config": map[string]any{"allowed_origins": []string{"https://b.example"}}}).must(e.t, 201).JSON(e.t)
+	v.ChannelID, v.PublicKey = ch["id"].(string), ch["public_key"].(string)
+	v.ContactID, v.ConversationID = e.visitorSays(v.ID, v.ChannelID, "visitor-b", "hello from B")
 	return v
 }
 
@@ -60,6 +67,19 @@ var matrix = map[string]matrixRow{
 	"GET /api/v1/invitations":           {want: 200},
 	"DELETE /api/v1/invitations/{id}":   {id: func(v victim) string { return v.InvitationID }, want: 404},
 	"GET /api/v1/audit-log":             {want: 200},
+
+	"GET /api/v1/channels":                     {want: 200},
+	"POST /api/v1/channels":                    {body: map[string]any{"type": "web", "name": "A web"}, want: 201},
+	"GET /api/v1/channels/{id}":                {id: func(v victim) string { return v.ChannelID }, want: 404},
+	"PATCH /api/v1/channels/{id}":              {id: func(v victim) string { return v.ChannelID }, body: map[string]any{"name": "pwned"}, want: 404},
+	"DELETE /api/v1/channels/{id}":             {id: func(v victim) string { return v.ChannelID }, want: 404},
+	"GET /api/v1/conversations":                {want: 200},
+	"GET /api/v1/conversations/{id}":           {id: func(v victim) string { return v.ConversationID }, want: 404},
+	"GET /api/v1/conversations/{id}/messages":  {id: func(v victim) string { return v.ConversationID }, want: 404},
+	"POST /api/v1/conversations/{id}/messages": {id: func(v victim) string { return v.ConversationID }, body: map[string]any{"text": "injected"}, want: 404},
+	"POST /api/v1/conversations/{id}/handoff":  {id: func(v victim) string { return v.ConversationID }, want: 404},
+	"POST /api/v1/conversations/{id}/handback": {id: func(v victim) string { return v.ConversationID }, want: 404},
+	"POST /api/v1/conversations/{id}/resolve":  {id: func(v victim) string { return v.ConversationID }, want: 404},
 }
 
 func TestEveryTenantRouteHasAMatrixRow(t *testing.T) {
@@ -89,7 +109,8 @@ func fingerprint(t *testing.T, e *env, v victim) string {
 	t.Helper()
 	b := e.as(v.Key)
 	var parts []string
-	for _, path := range []string{"/api/v1/tenant", "/api/v1/api-keys", "/api/v1/members", "/api/v1/invitations"} {
+	for _, path := range []string{"/api/v1/tenant", "/api/v1/api-keys", "/api/v1/members", "/api/v1/invitations",
+		"/api/v1/channels", "/api/v1/conversations", "/api/v1/conversations/" + v.ConversationID + "/messages"} {
 		r := b.do("GET", path, nil).must(t, 200)
 		parts = append(parts, volatile.ReplaceAllString(string(r.Body), ""))
 	}

@@ -39,6 +39,27 @@ func (s *Server) routeTable() []Route {
 		{Pattern: "DELETE /api/v1/invitations/{id}", Access: Tenant, Scope: "admin", Handle: s.revokeInvitation},
 		{Pattern: "GET /api/v1/audit-log", Access: Tenant, Scope: "admin", Handle: s.listAudit},
 
+		// Channels and conversations.
+		{Pattern: "GET /api/v1/channels", Access: Tenant, Scope: "read", Handle: s.listChannels},
+		{Pattern: "POST /api/v1/channels", Access: Tenant, Scope: "admin", Handle: s.createChannel},
+		{Pattern: "GET /api/v1/channels/{id}", Access: Tenant, Scope: "read", Handle: s.getChannel},
+		{Pattern: "PATCH /api/v1/channels/{id}", Access: Tenant, Scope: "admin", Handle: s.updateChannel},
+		{Pattern: "DELETE /api/v1/channels/{id}", Access: Tenant, Scope: "admin", Handle: s.deleteChannel},
+		{Pattern: "GET /api/v1/conversations", Access: Tenant, Scope: "read", Handle: s.listConversations},
+		{Pattern: "GET /api/v1/conversations/{id}", Access: Tenant, Scope: "read", Handle: s.getConversation},
+		{Pattern: "GET /api/v1/conversations/{id}/messages", Access: Tenant, Scope: "read", Handle: s.listMessages},
+		{Pattern: "POST /api/v1/conversations/{id}/messages", Access: Tenant, Scope: "write", Handle: s.postMessage},
+		{Pattern: "POST /api/v1/conversations/{id}/handoff", Access: Tenant, Scope: "write", Handle: s.handoff},
+		{Pattern: "POST /api/v1/conversations/{id}/handback", Access: Tenant, Scope: "write", Handle: s.handback},
+		{Pattern: "POST /api/v1/conversations/{id}/resolve", Access: Tenant, Scope: "write", Handle: s.resolve},
+
+		// The web widget (public; the key and origin are checked per channel).
+		{Pattern: "GET /widget.js", Access: Public, Unlimited: true, Handle: s.widget.Loader},
+		{Pattern: "GET /widget/frame", Access: Public, Handle: s.widget.Frame},
+		{Pattern: "GET /widget/assets/{name}", Access: Public, Unlimited: true, Handle: s.widget.Asset},
+		{Pattern: "POST /api/v1/widget/sessions", Access: Public, Handle: s.widgetSession},
+		{Pattern: "GET /api/v1/widget/ws", Access: Public, Handle: s.widget.WS},
+
 		// Platform administration.
 		{Pattern: "GET /api/v1/admin/tenants", Access: PlatformAdmin, Handle: s.adminListTenants},
 		{Pattern: "POST /api/v1/admin/tenants", Access: PlatformAdmin, Handle: s.adminCreateTenant},

@@ -14,8 +14,11 @@ import (
 
 	"github.com/metachat/metachat/internal/apperr"
 	"github.com/metachat/metachat/internal/auth"
+	"github.com/metachat/metachat/internal/channels"
+	"github.com/metachat/metachat/internal/conversations"
 	"github.com/metachat/metachat/internal/store"
 	"github.com/metachat/metachat/internal/tenants"
+	"github.com/metachat/metachat/internal/widget"
 )
 
 // Config is what the HTTP layer needs to know of the server configuration.
@@ -29,6 +32,16 @@ type Config struct {
 	Version        string
 }
 
+// Deps are the services the API serves.
+type Deps struct {
+	Store         *store.Store
+	Auth          *auth.Service
+	Tenants       *tenants.Service
+	Channels      *channels.Service
+	Conversations *conversations.Service
+	Widget        *widget.Handler
+}
+
 // Server serves the API.
 type Server struct {
 	cfg     Config
@@ -36,6 +49,9 @@ type Server struct {
 	store   *store.Store
 	auth    *auth.Service
 	tenants *tenants.Service
+	chans   *channels.Service
+	convs   *conversations.Service
+	widget  *widget.Handler
 	metrics *metrics
 	ipLimit *limiter
 	keyLim  *limiter
@@ -44,7 +60,7 @@ type Server struct {
 }
 
 // New builds the server and its routes.
-func New(cfg Config, log *slog.Logger, st *store.Store, au *auth.Service, tn *tenants.Service) *Server {
+func New(cfg Config, log *slog.Logger, d Deps) *Server {
 	if cfg.MaxBodyBytes == 0 {
 		cfg.MaxBodyBytes = 1 << 20
 	}
@@ -55,8 +71,8 @@ func New(cfg Config, log *slog.Logger, st *store.Store, au *auth.Service, tn *te
 		cfg.RateLimitKey = 50
 	}
 	s := &Server{
-		cfg: cfg, log: log, store: st, auth: au, tenants: tn,
-		metrics: newMetrics(st.DB()),
+		cfg: cfg, log: log, store: d.Store, auth: d.Auth, tenants: d.Tenants, chans: d.Channels, convs: d.Conversations, widget: d.Widget,
+		metrics: newMetrics(d.Store.DB()),
 		ipLimit: newLimiter(cfg.RateLimitIP, int(2*cfg.RateLimitIP)+1),
 		keyLim:  newLimiter(cfg.RateLimitKey, int(2*cfg.RateLimitKey)+1),
 	}

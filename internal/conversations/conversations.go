@@ -1,0 +1,379 @@
+// Package conversations holds contacts, conversations and messages: the
+// rules for who may write what, sequence numbers, idempotent resends,
+// handoff and resolution, and the live events every write publishes.
+package conversations
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/metachat/metachat/internal/apperr"
+	"github.com/metachat/metachat/internal/auth"
+	"github.com/metachat/metachat/internal/realtime"
+	"github.com/metachat/metachat/internal/store"
+)
+
+// MaxTextLen bounds a message's text, in characters.
+const MaxTextLen = 4000
+
+// MaxClientIDLen bounds a client-chosen message id.
+const MaxClientIDLen = 64
+
+// Service manages conversations and publishes their events.
+type Service struct {
+	store *store.Store
+	bus   realtime.Publisher
+	log   *slog.Logger
+}
+
+// NewService returns the service.
+func NewService(st *store.Store, bus realtime.Publisher, log *slog.Logger) *Service {
+	return &Service{store: st, bus: bus, log: log}
+}
+
+// Store exposes the store to the live endpoints that read history.
+func (s *Service) Store() *store.Store { return s.store }
+
+// CheckText validates a message text, naming field.
+func CheckText(field, text string) (string, error) {
+	if !utf8.ValidString(text) {
+		return "", apperr.Field(field, "must be valid UTF-8")
+	}
+	text = strings.TrimSpace(text)
+	if text == "" {
+		return "", apperr.Field(field, "must not be empty")
+	}
+	if utf8.RuneCountInString(text) > MaxTextLen {
+		return "", apperr.Field(field, "must be at most 4000 characters")
+	}
+	return text, nil
+}
+
+// CheckClientID validates an optional client id.
+func CheckClientID(field, id string) error {
+	if len(id) > MaxClientIDLen {
+		return apperr.Field(field, "must be at most 64 characters")
+	}
+	for _, c := range id {
+		if c < 0x21 || c > 0x7e {
+			return apperr.Field(field, "must be printable ASCII without spaces")
+		}
+	}
+	return nil
+}
+
+// Inbound is a message from a contact.
+type Inbound struct {
+	TenantID, ChannelID, ContactID string
+	// ConversationID is the conversation to write to; "" starts one (or
+	// continues the contact's latest).
+	ConversationID string
+	Text, ClientID string
+}
+
+// Appended is the result of writing a message.
+type Appended struct {
+	Message      store.Message
+	Conversation store.Conversation
+	// Duplicate is set when the client id was seen before: the stored
+	// message is returned and nothing new was written.
+	Duplicate bool
+}
+
+// PostInbound stores a contact's message. A resolved conversation is
+// reopened with the bot; a resend with a known client id is a no-op.
+func (s *Service) PostInbound(ctx context.Context, in Inbound) (Appended, error) {
+	text, err := CheckText("text", in.Text)
+	if err != nil {
+		return Appended{}, err
+	}
+	if err := CheckClientID("client_id", in.ClientID); err != nil {
+		return Appended{}, err
+	}
+	var out Appended
+	statusChanged := false
+	write := func(tx *store.Tx) error {
+		var conv store.Conversation
+		var err error
+		if in.ConversationID != "" {
+			conv, err = tx.GetConversation(ctx, in.ConversationID)
+		} else {
+			conv, err = tx.LatestConversation(ctx, in.ContactID)
+		}
+		switch {
+		case apperr.Is(err, apperr.NotFound) && in.ConversationID == "":
+			if conv, err = tx.CreateConversation(ctx, in.ChannelID, in.ContactID); err != nil {
+				return err
+			}
+		case err != nil:
+			return err
+		}
+		if conv.ContactID != in.ContactID {
+			return apperr.New(apperr.NotFound, "conversation not found")
+		}
+		if in.ClientID != "" {
+			if m, err := tx.MessageByClientID(ctx, conv.ID, in.ClientID); err == nil {
+				out = Appended{Message: m, Conversation: conv, Duplicate: true}
+				return nil
+			} else if !apperr.Is(err, apperr.NotFound) {
+				return err
+			}
+		}
+		if conv.Status == "resolved" {
+			if err := tx.SetConversationStatus(ctx, conv.ID, "bot", ""); err != nil {
+				return err
+			}
+			conv.Status, conv.AssigneeID, statusChanged = "bot", "", true
+		}
+		m, err := tx.AppendMessage(ctx, store.Message{ConversationID: conv.ID, Role: "user", Text: text, ClientID: in.ClientID, AuthorID: in.ContactID})
+		if err != nil {
+			return err
+		}
+		conv.LastSeq = m.Seq
+		out = Appended{Message: m, Conversation: conv}
+		return nil
+	}
+	err = s.store.Write(ctx, store.TenantScope(in.TenantID), write)
+	if errors.Is(err, store.ErrDuplicate) {
+		// A concurrent resend won the race: answer with its message.
+		statusChanged = false
+		err = s.store.Read(ctx, store.TenantScope(in.TenantID), write)
+	}
+	if err != nil {
+		return Appended{}, err
+	}
+	if !out.Duplicate {
+		if statusChanged {
+			s.publishStatus(ctx, in.TenantID, out.Conversation.ID, "bot")
+		}
+		s.publishMessage(ctx, in.TenantID, out.Message)
+	}
+	return out, nil
+}
+
+// MessageEvent is the widget protocol's message frame.
+type MessageEvent struct {
+	Type    string      `json:"type"`
+	Seq     int64       `json:"seq"`
+	Message WireMessage `json:"message"`
+}
+
+// WireMessage is a message as live clients see it.
+type WireMessage struct {
+	ID        string          `json:"id"`
+	Role      string          `json:"role"`
+	Text      string          `json:"text"`
+	CreatedAt string          `json:"created_at"`
+	ClientID  string          `json:"client_id,omitempty"`
+	Citations json.RawMessage `json:"citations,omitempty"`
+}
+
+// Wire renders m for live clients.
+func Wire(m store.Message) MessageEvent {
+	w := WireMessage{ID: m.ID, Role: m.Role, Text: m.Text, CreatedAt: m.CreatedAt.Format("2006-01-02T15:04:05.000000Z07:00"), ClientID: m.ClientID}
+	if len(m.Citations) > 0 && string(m.Citations) != "[]" {
+		w.Citations = m.Citations
+	}
+	return MessageEvent{Type: "message", Seq: m.Seq, Message: w}
+}
+
+func (s *Service) publishMessage(ctx context.Context, tenantID string, m store.Message) {
+	data, _ := json.Marshal(Wire(m))
+	s.publish(ctx, realtime.Event{TenantID: tenantID, ConversationID: m.ConversationID, Type: "message", Seq: m.Seq, Data: data})
+}
+
+func (s *Service) publishStatus(ctx context.Context, tenantID, conversationID, status string) {
+	data, _ := json.Marshal(map[string]string{"type": "status", "status": status})
+	s.publish(ctx, realtime.Event{TenantID: tenantID, ConversationID: conversationID, Type: "status", Data: data})
+}
+
+// PublishTyping tells the conversation's live clients that role is typing.
+func (s *Service) PublishTyping(ctx context.Context, tenantID, conversationID, role string) {
+	data, _ := json.Marshal(map[string]string{"type": "typing", "role": role})
+	s.publish(ctx, realtime.Event{TenantID: tenantID, ConversationID: conversationID, Type: "typing", Data: data})
+}
+
+// publish is best effort: the write is committed already, and clients that
+// miss the event catch up from the database by seq when they reconnect or
+// see the next one.
+func (s *Service) publish(ctx context.Context, e realtime.Event) {
+	if err := s.bus.Publish(context.WithoutCancel(ctx), e); err != nil {
+		s.log.Warn("publish event", "error", err, "tenant_id", e.TenantID, "conversation_id", e.ConversationID)
+	}
+}
+
+// List pages through the principal's tenant's conversations.
+func (s *Service) List(ctx context.Context, p *auth.Principal, f store.ConversationFilter, pg store.Page) ([]store.Conversation, error) {
+	scope, err := p.Scope()
+	if err != nil {
+		return nil, err
+	}
+	var out []store.Conversation
+	err = s.store.Read(ctx, scope, func(tx *store.Tx) error {
+		out, err = tx.ListConversations(ctx, f, pg)
+		return err
+	})
+	return out, err
+}
+
+// Detail is a conversation with its contact.
+type Detail struct {
+	store.Conversation
+	Contact store.Contact `json:"contact"`
+}
+
+// Get reads one conversation with its contact.
+func (s *Service) Get(ctx context.Context, p *auth.Principal, id string) (Detail, error) {
+	scope, err := p.Scope()
+	if err != nil {
+		return Detail{}, err
+	}
+	var out Detail
+	err = s.store.Read(ctx, scope, func(tx *store.Tx) error {
+		if out.Conversation, err = tx.GetConversation(ctx, id); err != nil {
+			return err
+		}
+		out.Contact, err = tx.GetContact(ctx, out.ContactID)
+		return err
+	})
+	return out, err
+}
+
+// Messages lists a conversation's messages after a seq, notes included
+// (agents see them; visitors never do).
+func (s *Service) Messages(ctx context.Context, p *auth.Principal, id string, afterSeq int64, limit int) ([]store.Message, error) {
+	scope, err := p.Scope()
+	if err != nil {
+		return nil, err
+	}
+	var out []store.Message
+	err = s.store.Read(ctx, scope, func(tx *store.Tx) error {
+		if _, err := tx.GetConversation(ctx, id); err != nil {
+			return err
+		}
+		out, err = tx.ListMessages(ctx, id, afterSeq, limit, true)
+		return err
+	})
+	return out, err
+}
+
+// AgentMessage is a message an agent (or an API client) writes.
+type AgentMessage struct {
+	Text     string
+	Note     bool // a private note, for agents only
+	ClientID string
+}
+
+// PostAgentMessage stores an agent's reply or note. A reply takes the
+// conversation from the bot (status human, assigned to the agent when
+// unassigned); a note changes nothing.
+func (s *Service) PostAgentMessage(ctx context.Context, p *auth.Principal, conversationID string, am AgentMessage) (Appended, error) {
+	var fe apperr.Fields
+	text, err := CheckText("text", am.Text)
+	if err != nil {
+		fe = append(fe, err.(*apperr.Error).Fields...)
+	}
+	if err := CheckClientID("client_id", am.ClientID); err != nil {
+		fe = append(fe, err.(*apperr.Error).Fields...)
+	}
+	if err := fe.Err(); err != nil {
+		return Appended{}, err
+	}
+	scope, err := p.Scope()
+	if err != nil {
+		return Appended{}, err
+	}
+	role := "agent"
+	if am.Note {
+		role = "note"
+	}
+	_, author := p.ActorID()
+	var out Appended
+	statusChanged := false
+	write := func(tx *store.Tx) error {
+		conv, err := tx.GetConversation(ctx, conversationID)
+		if err != nil {
+			return err
+		}
+		if am.ClientID != "" {
+			if m, err := tx.MessageByClientID(ctx, conv.ID, am.ClientID); err == nil {
+				out = Appended{Message: m, Conversation: conv, Duplicate: true}
+				return nil
+			} else if !apperr.Is(err, apperr.NotFound) {
+				return err
+			}
+		}
+		if !am.Note && conv.Status != "human" {
+			assignee := conv.AssigneeID
+			if assignee == "" && p.Kind == "session" {
+				assignee = p.UserID
+			}
+			if err := tx.SetConversationStatus(ctx, conv.ID, "human", assignee); err != nil {
+				return err
+			}
+			conv.Status, conv.AssigneeID, statusChanged = "human", assignee, true
+		}
+		m, err := tx.AppendMessage(ctx, store.Message{ConversationID: conv.ID, Role: role, Text: text, ClientID: am.ClientID, AuthorID: author})
+		if err != nil {
+			return err
+		}
+		conv.LastSeq = m.Seq
+		out = Appended{Message: m, Conversation: conv}
+		return nil
+	}
+	err = s.store.Write(ctx, scope, write)
+	if errors.Is(err, store.ErrDuplicate) {
+		statusChanged = false
+		err = s.store.Read(ctx, scope, write)
+	}
+	if err != nil {
+		return Appended{}, err
+	}
+	if !out.Duplicate {
+		if statusChanged {
+			s.publishStatus(ctx, p.TenantID, conversationID, out.Conversation.Status)
+		}
+		s.publishMessage(ctx, p.TenantID, out.Message)
+	}
+	return out, nil
+}
+
+// SetStatus hands a conversation to a human ("human"), back to the bot
+// ("bot") or resolves it ("resolved").
+func (s *Service) SetStatus(ctx context.Context, p *auth.Principal, id, status string) (store.Conversation, error) {
+	scope, err := p.Scope()
+	if err != nil {
+		return store.Conversation{}, err
+	}
+	var out store.Conversation
+	err = s.store.Write(ctx, scope, func(tx *store.Tx) error {
+		conv, err := tx.GetConversation(ctx, id)
+		if err != nil {
+			return err
+		}
+		assignee := conv.AssigneeID
+		switch status {
+		case "human":
+			if assignee == "" && p.Kind == "session" {
+				assignee = p.UserID
+			}
+		case "bot", "resolved":
+			assignee = ""
+		}
+		if err := tx.SetConversationStatus(ctx, id, status, assignee); err != nil {
+			return err
+		}
+		conv.Status, conv.AssigneeID = status, assignee
+		out = conv
+		return tx.Audit(ctx, p.Audit("conversation."+status, "conversation", id, ""))
+	})
+	if err != nil {
+		return store.Conversation{}, err
+	}
+	s.publishStatus(ctx, p.TenantID, id, status)
+	return out, nil
+}

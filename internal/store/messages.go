@@ -1,0 +1,96 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// Message is one entry of a conversation. Seq numbers a conversation's
+// messages 1, 2, 3… with no gaps, assigned in the writing transaction.
+type Message struct {
+	ID                string          `json:"id"`
+	ConversationID    string          `json:"conversation_id"`
+	ChannelID         string          `json:"-"`
+	Seq               int64           `json:"seq"`
+	Role              string          `json:"role"`
+	Text              string          `json:"text"`
+	ClientID          string          `json:"client_id,omitempty"`
+	ProviderMessageID string          `json:"provider_message_id,omitempty"`
+	AuthorID          string          `json:"author_id,omitempty"`
+	Delivery          string          `json:"delivery"`
+	Citations         json.RawMessage `json:"citations"`
+	CreatedAt         time.Time       `json:"created_at"`
+}
+
+const messageCols = `id, conversation_id, channel_id, seq, role, text, client_id, provider_message_id, author_id, delivery, citations, created_at`
+
+func scanMessage(sc interface{ Scan(...any) error }) (Message, error) {
+	var m Message
+	var cid, pid sql.NullString
+	var cit string
+	var cr int64
+	err := sc.Scan(&m.ID, &m.ConversationID, &m.ChannelID, &m.Seq, &m.Role, &m.Text, &cid, &pid, &m.AuthorID, &m.Delivery, &cit, &cr)
+	m.ClientID, m.ProviderMessageID, m.Citations, m.CreatedAt = cid.String, pid.String, json.RawMessage(cit), fromMicros(cr)
+	return m, err
+}
+
+// MessageByClientID finds a message by the id its client gave it.
+func (t *Tx) MessageByClientID(ctx context.Context, conversationID, clientID string) (Message, error) {
+	m, err := scanMessage(t.queryRow(ctx, `SELECT `+messageCols+` FROM messages WHERE tenant_id = $1 AND conversation_id = $2 AND client_id = $3`, t.tenant(), conversationID, clientID))
+	return m, notFound(err, "message")
+}
+
+// AppendMessage adds m to its conversation with the next seq. The
+// conversation row's update serialises concurrent writers, so seqs never
+// collide or skip.
+func (t *Tx) AppendMessage(ctx context.Context, m Message) (Message, error) {
+	var seq int64
+	err := t.queryRow(ctx, `UPDATE conversations SET last_seq = last_seq + 1, last_message_at = $1, updated_at = $1
+WHERE tenant_id = $2 AND id = $3 RETURNING last_seq, channel_id`, micros(t.Now), t.tenant(), m.ConversationID).Scan(&seq, &m.ChannelID)
+	if err != nil {
+		return Message{}, notFound(err, "conversation")
+	}
+	m.ID, m.Seq, m.CreatedAt = NewID(), seq, t.Now
+	if len(m.Citations) == 0 {
+		m.Citations = json.RawMessage("[]")
+	}
+	_, err = t.exec(ctx, `INSERT INTO messages (tenant_id, `+messageCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+		t.tenant(), m.ID, m.ConversationID, m.ChannelID, m.Seq, m.Role, m.Text, nullString(m.ClientID), nullString(m.ProviderMessageID), m.AuthorID, m.Delivery, string(m.Citations), micros(t.Now))
+	if isUniqueViolation(err) {
+		return Message{}, ErrDuplicate
+	}
+	if err != nil {
+		return Message{}, fmt.Errorf("append message: %w", err)
+	}
+	return m, nil
+}
+
+// ErrDuplicate reports that a message with the same client or provider id
+// exists already.
+var ErrDuplicate = fmt.Errorf("duplicate message")
+
+// ListMessages returns up to limit messages with seq > afterSeq in order.
+// Notes are internal to agents: withNotes selects whether they are included.
+func (t *Tx) ListMessages(ctx context.Context, conversationID string, afterSeq int64, limit int, withNotes bool) ([]Message, error) {
+	q := `SELECT ` + messageCols + ` FROM messages WHERE tenant_id = $1 AND conversation_id = $2 AND seq > $3`
+	if !withNotes {
+		q += ` AND role <> 'note'`
+	}
+	rows, err := t.query(ctx, q+` ORDER BY seq LIMIT $4`, t.tenant(), conversationID, afterSeq, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list messages: %w", err)
+	}
+	defer rows.Close()
+	out := []Message{}
+	for rows.Next() {
+		m, err := scanMessage(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
