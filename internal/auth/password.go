@@ -57,8 +57,8 @@ func HashPassword(pw string) (string, error) {
 		return "", err
 	}
 	hashSlots <- struct{}{}
+	defer func() { <-hashSlots }()
 	key := argon2.IDKey([]byte(pw), salt, argonTime, argonMemory, argonThreads, argonKeyLen)
-	<-hashSlots
 	b64 := base64.RawStdEncoding
 	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, argonMemory, argonTime, argonThreads, b64.EncodeToString(salt), b64.EncodeToString(key)), nil
 }
@@ -75,8 +75,8 @@ func VerifyPassword(hash, pw string) (bool, error) {
 	}
 	var m, t uint32
 	var p uint8
-	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &m, &t, &p); err != nil {
-		return false, fmt.Errorf("bad argon2 parameters: %w", err)
+	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &m, &t, &p); err != nil || parts[3] != fmt.Sprintf("m=%d,t=%d,p=%d", m, t, p) {
+		return false, errors.New("bad argon2 parameters")
 	}
 	salt, err := base64.RawStdEncoding.DecodeString(parts[4])
 	if err != nil {
@@ -86,9 +86,14 @@ func VerifyPassword(hash, pw string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
+	// Refuse degenerate or abusive parameters before hashing: argon2
+	// panics on some, and a huge memory cost would be a denial of service.
+	if t < 1 || t > 10 || p < 1 || m < 8*uint32(p) || m > 256*1024 || len(salt) < 8 || len(want) < 16 || len(want) > 64 {
+		return false, errors.New("unsupported argon2 parameters")
+	}
 	hashSlots <- struct{}{}
+	defer func() { <-hashSlots }()
 	got := argon2.IDKey([]byte(pw), salt, t, m, p, uint32(len(want)))
-	<-hashSlots
 	return subtle.ConstantTimeCompare(got, want) == 1, nil
 }
 

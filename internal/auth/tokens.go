@@ -44,6 +44,10 @@ func LooksLikeAPIKey(s string) bool {
 	if !strings.HasPrefix(s, KeyPrefix) || len(s) != len(KeyPrefix)+43 {
 		return false
 	}
-	_, err := base64.RawURLEncoding.DecodeString(s[len(KeyPrefix):])
-	return err == nil
+	for _, c := range s[len(KeyPrefix):] {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
 }

@@ -261,7 +261,7 @@ func floatVar(get func(string, string) string, name string, def float64) (float6
 		return def, nil
 	}
 	f, err := strconv.ParseFloat(s, 64)
-	if err != nil || f <= 0 || f > 1e6 {
+	if err != nil || !(f > 0 && f <= 1e6) { // the negation also refuses NaN
 		return 0, &Error{name, "must be a positive number of requests per second"}
 	}
 	return f, nil

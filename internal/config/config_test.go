@@ -432,7 +432,6 @@ func TestErrorIsOneLineNamingVarAndReason(t *testing.T) {
 // HTTP limiter refuse every request.
 func TestLoadRejectsNaNRateLimit(t *testing.T) {
 	t.Parallel()
-	t.Skip("known bug: config.floatVar accepts NaN; remove this skip once fixed")
 	for _, name := range []string{"METACHAT_RATE_LIMIT_IP", "METACHAT_RATE_LIMIT_KEY"} {
 		_, err := config.Load(mapEnv(map[string]string{name: "NaN"}))
 		var ce *config.Error

@@ -16,6 +16,7 @@ import (
 	"github.com/metachat/metachat/internal/auth"
 	"github.com/metachat/metachat/internal/channels"
 	"github.com/metachat/metachat/internal/conversations"
+	"github.com/metachat/metachat/internal/ratelimit"
 	"github.com/metachat/metachat/internal/store"
 	"github.com/metachat/metachat/internal/tenants"
 	"github.com/metachat/metachat/internal/widget"
@@ -53,8 +54,8 @@ type Server struct {
 	convs   *conversations.Service
 	widget  *widget.Handler
 	metrics *metrics
-	ipLimit *limiter
-	keyLim  *limiter
+	ipLimit *ratelimit.Limiter
+	keyLim  *ratelimit.Limiter
 	routes  []Route
 	handler http.Handler
 }
@@ -73,8 +74,8 @@ func New(cfg Config, log *slog.Logger, d Deps) *Server {
 	s := &Server{
 		cfg: cfg, log: log, store: d.Store, auth: d.Auth, tenants: d.Tenants, chans: d.Channels, convs: d.Conversations, widget: d.Widget,
 		metrics: newMetrics(d.Store.DB()),
-		ipLimit: newLimiter(cfg.RateLimitIP, int(2*cfg.RateLimitIP)+1),
-		keyLim:  newLimiter(cfg.RateLimitKey, int(2*cfg.RateLimitKey)+1),
+		ipLimit: ratelimit.New(cfg.RateLimitIP, int(2*cfg.RateLimitIP)+1),
+		keyLim:  ratelimit.New(cfg.RateLimitKey, int(2*cfg.RateLimitKey)+1),
 	}
 	s.routes = s.routeTable()
 	mux := http.NewServeMux()
@@ -156,7 +157,7 @@ func (s *Server) wrap(rt Route) http.Handler {
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt Route, st *reqState) error {
 	if !rt.Unlimited {
-		if ok, wait := s.ipLimit.allow("ip:" + clientIP(r.Context())); !ok {
+		if ok, wait := s.ipLimit.Allow("ip:" + clientIP(r.Context())); !ok {
 			return &apperr.Error{Kind: apperr.RateLimited, Message: "too many requests from this address", RetryAfter: wait}
 		}
 	}
@@ -173,7 +174,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt Route, st *req
 	if p.Kind == "session" {
 		limitKey = "session:" + p.SessionHash
 	}
-	if ok, wait := s.keyLim.allow(limitKey); !ok {
+	if ok, wait := s.keyLim.Allow(limitKey); !ok {
 		return &apperr.Error{Kind: apperr.RateLimited, Message: "too many requests for this key", RetryAfter: wait}
 	}
 	switch rt.Access {

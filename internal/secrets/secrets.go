@@ -10,6 +10,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -43,11 +44,8 @@ func ParseKey(s string) ([]byte, error) {
 			return b, nil
 		}
 	}
-	if len(s) == 2*KeySize {
-		var b [KeySize]byte
-		if _, err := fmt.Sscanf(s, "%x", &b); err == nil {
-			return b[:], nil
-		}
+	if b, err := hex.DecodeString(s); err == nil && len(b) == KeySize {
+		return b, nil
 	}
 	return nil, errors.New("must be 32 bytes, base64 or hex encoded")
 }
@@ -70,22 +68,37 @@ func LoadOrCreateKeyFile(path string) (key []byte, created bool, err error) {
 	if _, err := rand.Read(key); err != nil {
 		return nil, false, err
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, false, fmt.Errorf("create data dir: %w", err)
 	}
-	// O_EXCL: two processes starting at once must not both write a key.
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if errors.Is(err, os.ErrExist) {
-		return LoadOrCreateKeyFile(path)
-	}
+	// Write a complete temporary file and link it into place: the link
+	// fails if another process got there first, and nobody ever reads a
+	// half-written key.
+	tmp, err := os.CreateTemp(dir, ".secret-key-*")
 	if err != nil {
 		return nil, false, fmt.Errorf("write secret key: %w", err)
 	}
-	if _, err := f.WriteString(base64.StdEncoding.EncodeToString(key) + "\n"); err != nil {
-		f.Close()
+	defer os.Remove(tmp.Name())
+	if err := tmp.Chmod(0o600); err != nil {
+		tmp.Close()
 		return nil, false, fmt.Errorf("write secret key: %w", err)
 	}
-	if err := f.Close(); err != nil {
+	if _, err := tmp.WriteString(base64.StdEncoding.EncodeToString(key) + "\n"); err != nil {
+		tmp.Close()
+		return nil, false, fmt.Errorf("write secret key: %w", err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return nil, false, fmt.Errorf("write secret key: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return nil, false, fmt.Errorf("write secret key: %w", err)
+	}
+	if err := os.Link(tmp.Name(), path); err != nil {
+		if errors.Is(err, os.ErrExist) {
+			return LoadOrCreateKeyFile(path)
+		}
 		return nil, false, fmt.Errorf("write secret key: %w", err)
 	}
 	return key, true, nil

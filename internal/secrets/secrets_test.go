@@ -64,7 +64,6 @@ func TestParseKeyAcceptsBase64InEveryAlphabetAndPadding(t *testing.T) {
 // hex key is rejected although the doc comment promises hex support.
 func TestParseKeyAcceptsHex(t *testing.T) {
 	t.Parallel()
-	t.Skip("known bug: ParseKey rejects all hex keys (secrets.go:47-49); remove this skip once fixed")
 	for _, in := range []string{hex.EncodeToString(testKey), strings.ToUpper(hex.EncodeToString(testKey))} {
 		got, err := secrets.ParseKey(in)
 		if err != nil {
@@ -244,7 +243,6 @@ func TestLoadOrCreateKeyFileAcceptsAnOperatorWrittenKey(t *testing.T) {
 // empty file and start-up aborts.
 func TestLoadOrCreateKeyFileConcurrentCallersAgreeOnOneKey(t *testing.T) {
 	t.Parallel()
-	t.Skip("known bug: concurrent callers can read the winner's still-empty file (secrets.go:76-91); remove this skip once fixed")
 	for trial := 0; trial < 50; trial++ {
 		path := filepath.Join(t.TempDir(), "secret.key")
 		const n = 8

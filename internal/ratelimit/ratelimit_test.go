@@ -1,4 +1,4 @@
-package httpapi
+package ratelimit
 
 import (
 	"testing"
@@ -11,16 +11,16 @@ type limiterClock struct{ t time.Time }
 func (c *limiterClock) now() time.Time          { return c.t }
 func (c *limiterClock) advance(d time.Duration) { c.t = c.t.Add(d) }
 
-func newTestLimiter(rate float64, burst int) (*limiter, *limiterClock) {
+func newTestLimiter(rate float64, burst int) (*Limiter, *limiterClock) {
 	clk := &limiterClock{t: time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)}
-	l := newLimiter(rate, burst)
+	l := New(rate, burst)
 	l.now = clk.now
 	return l, clk
 }
 
-func assertAllow(t *testing.T, l *limiter, key string, wantOK bool, wantRetry int) {
+func assertAllow(t *testing.T, l *Limiter, key string, wantOK bool, wantRetry int) {
 	t.Helper()
-	ok, retry := l.allow(key)
+	ok, retry := l.Allow(key)
 	if ok != wantOK || retry != wantRetry {
 		t.Errorf("allow(%q) = %v, %d; want %v, %d", key, ok, retry, wantOK, wantRetry)
 	}
@@ -43,11 +43,11 @@ func TestLimiterAllowsTheBurstThenRefusesWithAPositiveRetryAfter(t *testing.T) {
 			t.Parallel()
 			l, _ := newTestLimiter(tt.rate, tt.burst)
 			for i := range tt.burst {
-				if ok, retry := l.allow("ip:1"); !ok || retry != 0 {
+				if ok, retry := l.Allow("ip:1"); !ok || retry != 0 {
 					t.Fatalf("request %d of a burst of %d: allow = %v, %d; want true, 0", i+1, tt.burst, ok, retry)
 				}
 			}
-			ok, retry := l.allow("ip:1")
+			ok, retry := l.Allow("ip:1")
 			if ok {
 				t.Fatalf("request %d past a burst of %d was allowed", tt.burst+1, tt.burst)
 			}
@@ -62,7 +62,7 @@ func TestLimiterRefillsOverTime(t *testing.T) {
 	t.Parallel()
 	l, clk := newTestLimiter(2, 4) // 2 tokens/s, burst 4
 	for range 4 {
-		l.allow("k")
+		l.Allow("k")
 	}
 	assertAllow(t, l, "k", false, 1)
 
@@ -77,7 +77,7 @@ func TestLimiterRefillsOverTime(t *testing.T) {
 
 	clk.advance(time.Hour) // refills to the burst, never beyond it
 	for i := range 4 {
-		if ok, _ := l.allow("k"); !ok {
+		if ok, _ := l.Allow("k"); !ok {
 			t.Fatalf("request %d after a long idle was refused", i+1)
 		}
 	}
@@ -114,11 +114,11 @@ func TestLimiterKeepsSeparateKeysIndependent(t *testing.T) {
 func TestLimiterSweepForgetsOnlyIdleFullBuckets(t *testing.T) {
 	t.Parallel()
 	l, clk := newTestLimiter(1, 2) // a bucket refills completely in 2s
-	l.allow("idle")
-	l.allow("idle")
+	l.Allow("idle")
+	l.Allow("idle")
 	clk.advance(30 * time.Second)
-	l.allow("recent")
-	l.allow("recent")
+	l.Allow("recent")
+	l.Allow("recent")
 
 	// Within a minute of the last sweep nothing is swept, however idle.
 	if got := len(l.buckets); got != 2 {
@@ -126,7 +126,7 @@ func TestLimiterSweepForgetsOnlyIdleFullBuckets(t *testing.T) {
 	}
 
 	clk.advance(31 * time.Second) // > 1 minute since the first sweep
-	l.allow("trigger")
+	l.Allow("trigger")
 	if _, ok := l.buckets["idle"]; ok {
 		t.Error("a bucket idle for 61s (full after 2s) survived the sweep")
 	}
@@ -146,10 +146,10 @@ func TestLimiterSweepKeepsBucketsStillRefilling(t *testing.T) {
 	t.Parallel()
 	l, clk := newTestLimiter(0.01, 5) // full after 500s
 	for range 5 {
-		l.allow("slow")
+		l.Allow("slow")
 	}
 	clk.advance(2 * time.Minute)
-	l.allow("trigger")
+	l.Allow("trigger")
 	if _, ok := l.buckets["slow"]; !ok {
 		t.Fatal("a bucket that has not refilled yet was swept, forgetting its debt")
 	}
