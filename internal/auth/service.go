@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/metachat/metachat/internal/apperr"
 	"github.com/metachat/metachat/internal/store"
@@ -114,11 +115,14 @@ func (s *Service) AuthenticateSession(ctx context.Context, sessionID string) (*P
 		}
 		p = &Principal{Kind: "session", UserID: u.ID, Email: u.Email, PlatformAdmin: u.PlatformAdmin, SessionHash: hash, CSRFToken: sess.CSRFToken}
 		if sess.TenantID != "" {
-			if err := s.fillTenantRole(ctx, tx, p, sess.TenantID); err != nil {
+			// A tenant that was suspended, or a membership that ended,
+			// leaves the user signed in with no tenant selected: they can
+			// still sign out or switch, but reach no tenant's data.
+			if err := s.fillTenantRole(ctx, tx, p, sess.TenantID); err != nil && !apperr.Is(err, apperr.Forbidden) && !apperr.Is(err, apperr.NotFound) {
 				return err
 			}
 		}
-		if tx.Now.Sub(sess.LastSeenAt) > touchEvery {
+		if tx.Now.Sub(sess.LastSeenAt) > min(touchEvery, s.opts.SessionIdle/4) {
 			return tx.TouchSession(ctx, hash)
 		}
 		return nil
@@ -265,6 +269,27 @@ func (s *Service) auditUserTenants(ctx context.Context, tx *store.Tx, userID str
 	return nil
 }
 
+// CheckPassword verifies an existing user's password outside sign-in (for
+// example when they accept an invitation) under the same per-account and
+// per-IP throttle as Login, so no other path allows unlimited guessing.
+func (s *Service) CheckPassword(u store.User, password, ip, field string) error {
+	acctKey, ipKey := "acct:"+u.Email, "ip:"+ip
+	if blocked, wait := s.throttle.Blocked(acctKey, maxFailsPerAccount); blocked {
+		return &apperr.Error{Kind: apperr.RateLimited, Message: "too many failed attempts: try again later", RetryAfter: ceilSeconds(wait)}
+	}
+	if blocked, wait := s.throttle.Blocked(ipKey, maxFailsPerIP); blocked {
+		return &apperr.Error{Kind: apperr.RateLimited, Message: "too many failed attempts: try again later", RetryAfter: ceilSeconds(wait)}
+	}
+	ok, err := VerifyPassword(u.PasswordHash, password)
+	if err != nil || !ok {
+		s.throttle.Fail(acctKey)
+		s.throttle.Fail(ipKey)
+		return apperr.Field(field, "is not the password of the existing account "+u.Email)
+	}
+	s.throttle.Reset(acctKey)
+	return nil
+}
+
 // Logout ends the session.
 func (s *Service) Logout(ctx context.Context, p *Principal) error {
 	return s.store.Write(ctx, store.SystemScope, func(tx *store.Tx) error {
@@ -332,7 +357,7 @@ type KeyRequest struct {
 func (r *KeyRequest) validate(now time.Time) error {
 	var fe apperr.Fields
 	r.Name = strings.TrimSpace(r.Name)
-	if r.Name == "" || len(r.Name) > 100 {
+	if r.Name == "" || utf8.RuneCountInString(r.Name) > 100 {
 		fe.Add("name", "is required and at most 100 characters")
 	}
 	if len(r.Scopes) == 0 {

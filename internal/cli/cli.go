@@ -278,7 +278,7 @@ func serve(ctx context.Context, args []string, env config.Lookup, stdio IO) erro
 	api := httpapi.New(httpapi.Config{
 		BaseURL: cfg.BaseURL.String(), SecureCookies: cfg.SecureCookies(), MaxBodyBytes: cfg.MaxBodyBytes,
 		RateLimitIP: cfg.RateLimitIP, RateLimitKey: cfg.RateLimitKey, TrustedProxies: cfg.TrustedProxies, Version: Version,
-	}, log, httpapi.Deps{Store: st, Auth: authSvc, Tenants: tenants.NewService(st, cfg.BaseURL.String()), Channels: chans, Conversations: convs, Widget: wh})
+	}, log, httpapi.Deps{Store: st, Auth: authSvc, Tenants: tenants.NewService(st, authSvc, cfg.BaseURL.String()), Channels: chans, Conversations: convs, Widget: wh})
 
 	srv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	mode := "embedded SQLite at " + cfg.SQLitePath()
@@ -488,7 +488,7 @@ func tenant(ctx context.Context, args []string, env config.Lookup, stdio IO) err
 		return err
 	}
 	defer st.Close()
-	c, err := tenants.NewService(st, cfg.BaseURL.String()).Create(ctx, nil, *name)
+	c, err := tenants.NewService(st, auth.NewService(st, auth.Options{}), cfg.BaseURL.String()).Create(ctx, nil, *name)
 	if err != nil {
 		return err
 	}

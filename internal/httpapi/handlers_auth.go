@@ -16,7 +16,7 @@ func pageFrom(r *http.Request) (store.Page, error) {
 	limit := 0
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
-		if err != nil {
+		if err != nil || n < 1 {
 			return store.Page{}, apperr.Field("limit", "must be a whole number between 1 and 200")
 		}
 		limit = n

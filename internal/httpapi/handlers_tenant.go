@@ -54,14 +54,22 @@ type createdKey struct {
 
 func (s *Server) createKey(w http.ResponseWriter, r *http.Request) error {
 	var req struct {
-		Name      string     `json:"name"`
-		Scopes    []string   `json:"scopes"`
-		ExpiresAt *time.Time `json:"expires_at"`
+		Name      string   `json:"name"`
+		Scopes    []string `json:"scopes"`
+		ExpiresAt *string  `json:"expires_at"`
 	}
 	if err := decodeJSON(r, &req); err != nil {
 		return err
 	}
-	k, secret, err := s.auth.CreateKey(r.Context(), auth.FromContext(r.Context()), auth.KeyRequest{Name: req.Name, Scopes: req.Scopes, ExpiresAt: req.ExpiresAt})
+	var expires *time.Time
+	if req.ExpiresAt != nil {
+		t, err := time.Parse(time.RFC3339, *req.ExpiresAt)
+		if err != nil {
+			return apperr.Field("expires_at", "must be an RFC 3339 time such as 2030-01-02T15:04:05Z")
+		}
+		expires = &t
+	}
+	k, secret, err := s.auth.CreateKey(r.Context(), auth.FromContext(r.Context()), auth.KeyRequest{Name: req.Name, Scopes: req.Scopes, ExpiresAt: expires})
 	if err != nil {
 		return err
 	}

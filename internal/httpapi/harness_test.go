@@ -65,7 +65,7 @@ func newEnv(t *testing.T, d store.Dialect, opts ...envOptions) *env {
 	if o.cfg.BaseURL == "" {
 		o.cfg.BaseURL = srv.URL
 	}
-	tn := tenants.NewService(st, o.cfg.BaseURL)
+	tn := tenants.NewService(st, au, o.cfg.BaseURL)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	keys, err := secrets.NewKeyring(bytes.Repeat([]byte{7}, secrets.KeySize))
 	if err != nil {

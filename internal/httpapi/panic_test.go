@@ -46,7 +46,7 @@ func panicTestServer(t *testing.T) (*Server, *panicTestLog) {
 	s := New(Config{BaseURL: "http://metachat.test"}, log, Deps{
 		Store:   st,
 		Auth:    auth.NewService(st, auth.Options{}),
-		Tenants: tenants.NewService(st, "http://metachat.test"),
+		Tenants: tenants.NewService(st, nil, "http://metachat.test"),
 	})
 	return s, logs
 }

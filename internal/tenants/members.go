@@ -227,9 +227,8 @@ func (s *Service) Accept(ctx context.Context, token, name, password, ip, request
 	}
 	var hash string
 	if existing.ID != "" {
-		ok, err := auth.VerifyPassword(existing.PasswordHash, password)
-		if err != nil || !ok {
-			return out, apperr.Field("password", "is not the password of the existing account "+inv.Email)
+		if err := s.auth.CheckPassword(existing, password, ip, "password"); err != nil {
+			return out, err
 		}
 	} else {
 		if err := auth.CheckPasswordPolicy("password", password); err != nil {

@@ -20,12 +20,14 @@ const InvitationTTL = 7 * 24 * time.Hour
 // Service manages tenants, members and invitations.
 type Service struct {
 	store   *store.Store
+	auth    *auth.Service
 	baseURL string
 }
 
-// NewService returns the service; baseURL builds invitation links.
-func NewService(st *store.Store, baseURL string) *Service {
-	return &Service{store: st, baseURL: strings.TrimSuffix(baseURL, "/")}
+// NewService returns the service; baseURL builds invitation links, and
+// au checks existing accounts' passwords (throttled like sign-in).
+func NewService(st *store.Store, au *auth.Service, baseURL string) *Service {
+	return &Service{store: st, auth: au, baseURL: strings.TrimSuffix(baseURL, "/")}
 }
 
 // ValidName checks a tenant name.

@@ -721,9 +721,13 @@
     }
   });
 
+  // autosize grows the textarea with its text up to 120px, then scrolls.
   function autosize() {
     input.style.height = "auto";
-    input.style.height = Math.min(input.scrollHeight, 120) + "px";
+    const border = input.offsetHeight - input.clientHeight;
+    const want = input.scrollHeight + border;
+    input.style.height = Math.min(want, 120) + "px";
+    input.style.overflowY = want > 120 ? "auto" : "hidden";
   }
 
   closeBtn.addEventListener("click", () => postParent({ metachat: "close" }));

@@ -45,6 +45,7 @@
 
   var accent = DEFAULT_ACCENT;
   var open = false;
+  var frameReady = false;
   var unread = 0;
   var launcher, badge, chatIcon, closeIcon, frame;
 
@@ -219,7 +220,10 @@
     launcher.style.setProperty("display", open && isNarrow() ? "none" : "block", "important");
   }
 
+  // post talks to the frame once it has said "ready" (before that its
+  // window is still about:blank, and the frame asks for the state anyway).
   function post(data) {
+    if (!frameReady) return;
     try {
       if (frame.contentWindow) frame.contentWindow.postMessage(data, widgetOrigin);
     } catch (e) {
@@ -276,6 +280,7 @@
         renderBadge();
         break;
       case "ready":
+        frameReady = true;
         // The frame (re)loaded: tell it whether it is shown, and take the
         // channel's look when the site did not choose one.
         if (typeof data.accent_color === "string" && /^#[0-9a-fA-F]{3,8}$/.test(data.accent_color)) {
