@@ -19,6 +19,7 @@ var catalogue = map[string]map[string]string{
 		"refused":      "This chat is not available here",
 		"typing":       "Typing…",
 		"sources":      "Sources",
+		"agent":        "Agent",
 	},
 	"hr": {
 		"placeholder":  "Upišite poruku…",
@@ -32,6 +33,7 @@ var catalogue = map[string]map[string]string{
 		"refused":      "Ovaj razgovor ovdje nije dostupan",
 		"typing":       "Piše…",
 		"sources":      "Izvori",
+		"agent":        "Agent",
 	},
 	"de": {
 		"placeholder":  "Nachricht eingeben…",
@@ -45,6 +47,7 @@ var catalogue = map[string]map[string]string{
 		"refused":      "Dieser Chat ist hier nicht verfügbar",
 		"typing":       "Schreibt…",
 		"sources":      "Quellen",
+		"agent":        "Mitarbeiter",
 	},
 }
 

@@ -200,6 +200,12 @@ func (h *Handler) CheckOrigin(r *http.Request, ch channels.WebChannel, hostOrigi
 	origin := r.Header.Get("Origin")
 	claimed := origin
 	if origin == h.origin() {
+		// Our own frame. Browsers that hide the host page (no
+		// ancestorOrigins, a no-referrer policy) send no host_origin;
+		// frame-ancestors has still kept the frame off other sites.
+		if hostOrigin == "" {
+			return nil
+		}
 		claimed = hostOrigin
 	}
 	if origin == "" && hostOrigin == "" {
