@@ -1,0 +1,137 @@
+package realtime_test
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib"
+	"github.com/metachat/metachat/internal/realtime"
+	"github.com/metachat/metachat/internal/store/storetest"
+)
+
+func TestHubDeliversOnlyToTheConversationsSubscribers(t *testing.T) {
+	t.Parallel()
+	h := realtime.NewHub()
+	a := h.Subscribe("t1", "c1", 4)
+	b := h.Subscribe("t1", "c2", 4)
+	other := h.Subscribe("t2", "c1", 4) // same conversation id, other tenant
+	defer a.Close()
+	defer b.Close()
+	defer other.Close()
+	h.Deliver(realtime.Event{TenantID: "t1", ConversationID: "c1", Type: "message", Seq: 1})
+	select {
+	case e := <-a.C:
+		if e.Seq != 1 {
+			t.Fatalf("got %+v", e)
+		}
+	case <-time.After(time.Second):
+		t.Fatal("subscriber of c1 got nothing")
+	}
+	for name, s := range map[string]*realtime.Subscription{"c2": b, "other tenant": other} {
+		select {
+		case e := <-s.C:
+			t.Fatalf("%s received %+v", name, e)
+		default:
+		}
+	}
+}
+
+func TestAFullSubscriberIsToldToResyncInsteadOfBlockingTheHub(t *testing.T) {
+	t.Parallel()
+	h := realtime.NewHub()
+	slow := h.Subscribe("t", "c", 2)
+	defer slow.Close()
+	done := make(chan struct{})
+	go func() {
+		for i := range 10 {
+			h.Deliver(realtime.Event{TenantID: "t", ConversationID: "c", Seq: int64(i + 1)})
+		}
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(2 * time.Second):
+		t.Fatal("Deliver blocked on a slow subscriber")
+	}
+	select {
+	case <-slow.Overflowed:
+	default:
+		t.Fatal("the slow subscriber was not told it overflowed")
+	}
+}
+
+func TestClosedSubscriptionsAreForgotten(t *testing.T) {
+	t.Parallel()
+	h := realtime.NewHub()
+	s := h.Subscribe("t", "c", 1)
+	if h.Subscribers() != 1 {
+		t.Fatalf("subscribers = %d", h.Subscribers())
+	}
+	s.Close()
+	s.Close() // twice is harmless
+	if h.Subscribers() != 0 {
+		t.Fatalf("subscribers after close = %d", h.Subscribers())
+	}
+	h.Deliver(realtime.Event{TenantID: "t", ConversationID: "c"})
+}
+
+// Two buses stand for two processes sharing one PostgreSQL: an event
+// published by one reaches subscribers of the other, and an event too big
+// for NOTIFY still arrives (without its data, to be fetched by seq).
+func TestEventsCrossProcessesThroughPostgres(t *testing.T) {
+	t.Parallel()
+	dsn := storetest.PostgresURL(t)
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	exec := func(ctx context.Context, q string, args ...any) error {
+		_, err := db.ExecContext(ctx, q, args...)
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	hubA, hubB := realtime.NewHub(), realtime.NewHub()
+	busA, busB := realtime.NewPGBus(hubA, dsn, log, exec), realtime.NewPGBus(hubB, dsn, log, exec)
+	readyA, readyB := make(chan struct{}), make(chan struct{})
+	go busA.Listen(ctx, readyA)
+	go busB.Listen(ctx, readyB)
+	<-readyA
+	<-readyB
+	tenant := "tenant-" + time.Now().Format("150405.000000000")
+	sub := hubB.Subscribe(tenant, "conv", 8)
+	defer sub.Close()
+
+	small := json.RawMessage(`{"type":"message","seq":1}`)
+	if err := busA.Publish(ctx, realtime.Event{TenantID: tenant, ConversationID: "conv", Type: "message", Seq: 1, Data: small}); err != nil {
+		t.Fatal(err)
+	}
+	big := json.RawMessage(`{"text":"` + strings.Repeat("x", 9000) + `"}`)
+	if err := busA.Publish(ctx, realtime.Event{TenantID: tenant, ConversationID: "conv", Type: "message", Seq: 2, Data: big}); err != nil {
+		t.Fatal(err)
+	}
+	for want := int64(1); want <= 2; want++ {
+		select {
+		case e := <-sub.C:
+			if e.Seq != want {
+				t.Fatalf("got seq %d, want %d", e.Seq, want)
+			}
+			if want == 1 && string(e.Data) != string(small) {
+				t.Fatalf("small event data = %s", e.Data)
+			}
+			if want == 2 && len(e.Data) != 0 {
+				t.Fatalf("oversized event kept %d bytes of data", len(e.Data))
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("event %d did not cross to the other process", want)
+		}
+	}
+}
