@@ -72,6 +72,7 @@ type options struct {
 	timeout     time.Duration
 	keep        bool
 	profile     string
+	prestart    bool
 }
 
 func main() {
@@ -90,6 +91,7 @@ func main() {
 	flag.Float64Var(&o.agentRate, "agent-rate", 10, "agent messages per second posted during the load phase")
 	flag.DurationVar(&o.timeout, "timeout", 0, "hard limit on the whole run (default 4m + 2×duration); the bench cleans up and exits when reached")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temporary directory (server logs, SQLite file)")
+	flag.BoolVar(&o.prestart, "prestart", false, "before the load phase, have every visitor send one unmeasured message (at -rate), so that the load phase measures only messages in existing conversations")
 	flag.StringVar(&o.profile, "profile", "", "directory for the server children's profiles: heap with the idle sample open, CPU during the load phase, heap after it")
 	flag.Parse()
 	if flag.NArg() > 0 {
@@ -318,6 +320,12 @@ func runChild(kind string) int {
 }
 
 func snapshot() memSnap {
+	// Each GC may halve a goroutine stack that uses under a quarter of
+	// it; a few let stacks grown by one deep call settle to what an idle
+	// connection keeps in a long-running server.
+	for range 4 {
+		runtime.GC()
+	}
 	debug.FreeOSMemory() // a full GC, then unused memory back to the OS
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
@@ -461,7 +469,11 @@ func (ch *child) mem() (memSnap, error) {
 		return memSnap{}, err
 	}
 	var m memSnap
-	return m, json.Unmarshal(b, &m)
+	if err := json.Unmarshal(b, &m); err != nil {
+		return m, err
+	}
+	progress("  server memory: RSS %.1f MB, heap in use %.1f MB, stacks %.1f MB, %d goroutines", mb(m.RSS), mb(m.HeapInuse), mb(m.StackInuse), m.Goroutines)
+	return m, nil
 }
 
 // ctl sends the child one command line and returns its answer line.
@@ -489,8 +501,11 @@ func (ch *child) ctl(cmd string) ([]byte, error) {
 }
 
 // cpu is the child's user+system CPU time so far.
-func (ch *child) cpu() time.Duration {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", ch.cmd.Process.Pid))
+func (ch *child) cpu() time.Duration { return statCPU(strconv.Itoa(ch.cmd.Process.Pid)) }
+
+// statCPU reads a process's user+system CPU time from /proc.
+func statCPU(pid string) time.Duration {
+	b, err := os.ReadFile("/proc/" + pid + "/stat")
 	if err != nil {
 		return 0
 	}
@@ -506,6 +521,50 @@ func (ch *child) cpu() time.Duration {
 	ut, _ := strconv.ParseInt(f[11], 10, 64)
 	st, _ := strconv.ParseInt(f[12], 10, 64)
 	return time.Duration(ut+st) * time.Second / 100 // USER_HZ is 100 on Linux
+}
+
+// procsCPU sums the CPU time of the processes named comm (the local
+// PostgreSQL server): each one's own time, plus, for the one whose parent
+// has another name (the postmaster), the time of its children that have
+// ended, so that backends ending between two readings are counted.
+func procsCPU(comm string) time.Duration {
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0
+	}
+	name := func(pid string) string {
+		b, _ := os.ReadFile("/proc/" + pid + "/comm")
+		return strings.TrimSpace(string(b))
+	}
+	var total time.Duration
+	for _, e := range ents {
+		pid := e.Name()
+		if pid[0] < '0' || pid[0] > '9' || name(pid) != comm {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + pid + "/stat")
+		if err != nil {
+			continue
+		}
+		st := string(b)
+		i := strings.LastIndexByte(st, ')')
+		if i < 0 || i+2 > len(st) {
+			continue
+		}
+		f := strings.Fields(st[i+2:]) // f[1] ppid; f[11..14] utime stime cutime cstime
+		if len(f) < 15 {
+			continue
+		}
+		ticks := func(k int) time.Duration {
+			n, _ := strconv.ParseInt(f[k], 10, 64)
+			return time.Duration(n) * time.Second / 100
+		}
+		total += ticks(11) + ticks(12)
+		if name(f[1]) != comm {
+			total += ticks(13) + ticks(14)
+		}
+	}
+	return total
 }
 
 // stop closes the child's standard input (it shuts down gracefully, as on
@@ -631,6 +690,31 @@ func (l *latencies) summary() summary {
 	return summary{n: len(d), p50: at(.50), p90: at(.90), p99: at(.99), max: d[len(d)-1], avg: sum / time.Duration(len(d))}
 }
 
+// timeline groups latencies by when the message was sent.
+type timeline struct {
+	mu     sync.Mutex
+	start  time.Time
+	window time.Duration
+	w      []latencies
+}
+
+func (t *timeline) begin(start time.Time, d time.Duration) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.start, t.window = start, max(time.Second, (d/10).Round(time.Second))
+	t.w = make([]latencies, int(d/t.window)+1)
+}
+
+func (t *timeline) add(at time.Time, d time.Duration) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.window == 0 || at.Before(t.start) {
+		return
+	}
+	i := min(int(at.Sub(t.start)/t.window), len(t.w)-1)
+	t.w[i].d = append(t.w[i].d, d)
+}
+
 // errCount counts errors by a short description.
 type errCount struct {
 	mu sync.Mutex
@@ -726,6 +810,7 @@ type client struct {
 	runErrs   errCount
 	first     latencies
 	later     latencies
+	timeline  timeline
 
 	agentMu      sync.Mutex
 	agentPending map[string]time.Time
@@ -965,6 +1050,7 @@ func (cl *client) resolve(v *vconn, id string, now time.Time) {
 		return
 	}
 	cl.delivered.Add(1)
+	cl.timeline.add(p.t0, now.Sub(p.t0))
 	if p.first {
 		cl.first.add(now.Sub(p.t0))
 	} else {
@@ -1045,10 +1131,13 @@ func closeAll(conns []*vconn, concurrency int) {
 type loadResult struct {
 	planned, sent, sendErrs int
 	sendPhase               time.Duration
-	lag                     summary // how late sends started against the schedule
-	lost                    int     // connections lost during the phase
+	elapsed                 time.Duration // send phase and the wait for the last deliveries
+	lag                     summary       // how late sends started against the schedule
+	lost                    int           // connections lost during the phase
 	undelivered             int
 	serverCPU, clientCPU    time.Duration
+	dbCPU                   time.Duration      // local PostgreSQL processes, when that is the database
+	pool                    map[string]float64 // go_sql_* metrics of the store's pool: change over the phase
 }
 
 // load sends rate messages per second, round-robin over conns, for d; and
@@ -1085,6 +1174,7 @@ func (cl *client) load(conns []*vconn, rate float64, d time.Duration, agentConvs
 		agents.Go(func() { cl.agentLoop(agentConvs, agentRate, stopAgents) })
 	}
 	start := time.Now()
+	cl.timeline.begin(start, d)
 	for i := 0; i < r.planned; i++ {
 		due := start.Add(time.Duration(float64(i) * float64(time.Second) / rate))
 		if w := time.Until(due); w > 0 {
@@ -1100,6 +1190,7 @@ func (cl *client) load(conns []*vconn, rate float64, d time.Duration, agentConvs
 	r.sent, r.sendErrs = int(sent.Load()), int(sendErrs.Load())
 	r.lag = lag.summary()
 	cl.waitPending(15 * time.Second)
+	r.elapsed = time.Since(start)
 	r.undelivered = int(cl.pending.Load())
 	r.lost = int(cl.lost.Load() - lostBefore)
 	return r
@@ -1153,6 +1244,37 @@ func (cl *client) agentLoop(convs []string, rate float64, stop chan struct{}) {
 	}
 }
 
+// prestart has every visitor that has not sent yet send one unmeasured
+// message, paced at rate, and waits for them to come back.
+func (cl *client) prestart(conns []*vconn, rate float64) (int, time.Duration) {
+	start := time.Now()
+	var wg sync.WaitGroup
+	var n atomic.Int64
+	sem := make(chan struct{}, 64)
+	k := 0
+	for _, v := range conns {
+		if v.sent.Load() > 0 {
+			continue
+		}
+		if w := time.Until(start.Add(time.Duration(float64(k) * float64(time.Second) / rate))); w > 0 {
+			time.Sleep(w)
+		}
+		k++
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			if err := cl.send(v, "hello, I have a question", true); err != nil {
+				cl.runErrs.add("prestart send: " + err.Error())
+				return
+			}
+			n.Add(1)
+		})
+	}
+	wg.Wait()
+	cl.waitPending(60 * time.Second)
+	return int(n.Load()), time.Since(start)
+}
+
 // setupAgentConvs gives the first n visitors a conversation (their first
 // message) and learns its id from a session renewal, as the widget does
 // on a page load.
@@ -1201,22 +1323,24 @@ func (cl *client) setupAgentConvs(conns []*vconn, n int) ([]string, *errCount) {
 // One target (echo or metachat) through all phases
 
 type result struct {
-	name       string
-	conns      int
-	held       int
-	open       *openStats
-	idleOpened int
-	idle       *openStats
-	m0, m1     memSnap // before and after phase 1
-	m2a, m2b   memSnap // around the idle sample
-	m3         memSnap // after the load phase
-	load       loadResult
-	heldEnd    int
-	cl         *client
-	agentConvs int
-	agentSetup *errCount
-	shutdown   time.Duration
-	logs       *logSummary
+	name         string
+	conns        int
+	held         int
+	open         *openStats
+	idleOpened   int
+	idle         *openStats
+	m0, m1       memSnap // before and after phase 1
+	m2a, m2b     memSnap // around the idle sample
+	m3           memSnap // after the load phase
+	load         loadResult
+	heldEnd      int
+	cl           *client
+	agentConvs   int
+	prestarted   int
+	prestartTime time.Duration
+	agentSetup   *errCount
+	shutdown     time.Duration
+	logs         *logSummary
 }
 
 func runTarget(ctx context.Context, o options, cl0 *cleanup, metachat bool, tmp string) (*result, error) {
@@ -1328,6 +1452,7 @@ func runTarget(ctx context.Context, o options, cl0 *cleanup, metachat bool, tmp 
 	if o.idleSample > 0 {
 		progress("%s: phase 2: %d more idle connections for the memory sample", name, o.idleSample)
 		res.m2a = res.m1
+		profile(ch, o, "heap", name+"-heap-held.pb.gz")
 		extra, ist := cl.openMany(ctx, o.conns, o.idleSample, o.concurrency, 60*time.Second)
 		res.idle, res.idleOpened = ist, len(extra)
 		time.Sleep(500 * time.Millisecond)
@@ -1352,12 +1477,26 @@ func runTarget(ctx context.Context, o options, cl0 *cleanup, metachat bool, tmp 
 		convs, res.agentSetup = cl.setupAgentConvs(conns, o.agentSample)
 		res.agentConvs = len(convs)
 	}
+	if o.prestart && len(conns) > 0 {
+		progress("%s: phase 3: pre-starting conversations at %.0f msg/s (not measured)", name, o.rate)
+		res.prestarted, res.prestartTime = cl.prestart(conns, o.rate)
+	}
 	if len(conns) > 0 {
 		progress("%s: phase 3: %.0f msg/s for %s over %d connections", name, o.rate, o.duration, len(conns))
 		profile(ch, o, "cpu", name+"-cpu-load.pb.gz")
-		cpu0, ucpu0 := ch.cpu(), selfCPU()
+		pool0 := scrapePool(cl)
+		cpu0, ucpu0, db0 := ch.cpu(), selfCPU(), procsCPU("postgres")
 		res.load = cl.load(conns, o.rate, o.duration, convs, o.agentRate)
 		res.load.serverCPU, res.load.clientCPU = ch.cpu()-cpu0, selfCPU()-ucpu0
+		if metachat && o.dialect == "postgres" {
+			res.load.dbCPU = procsCPU("postgres") - db0
+		}
+		if pool1 := scrapePool(cl); pool0 != nil && pool1 != nil {
+			res.load.pool = map[string]float64{}
+			for k, v := range pool1 {
+				res.load.pool[k] = v - pool0[k]
+			}
+		}
 		profile(ch, o, "cpustop", "")
 		profile(ch, o, "heap", name+"-heap-load.pb.gz")
 		progress("%s: phase 3: sent %d, delivered %d, undelivered %d", name, res.load.sent, cl.delivered.Load(), res.load.undelivered)
@@ -1396,6 +1535,36 @@ func runTarget(ctx context.Context, o options, cl0 *cleanup, metachat bool, tmp 
 		res.logs = summariseLog(ch.logPath)
 	}
 	return res, nil
+}
+
+// scrapePool reads the store pool's go_sql_* counters from /metrics
+// (metachat only; nil otherwise).
+func scrapePool(cl *client) map[string]float64 {
+	if !cl.metachat {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	st, b, err := cl.do(ctx, "GET", "/metrics", "", nil)
+	if err != nil || st != http.StatusOK {
+		return nil
+	}
+	out := map[string]float64{}
+	for _, line := range strings.Split(string(b), "\n") {
+		if !strings.HasPrefix(line, "go_sql_") {
+			continue
+		}
+		f := strings.Fields(line)
+		if len(f) != 2 {
+			continue
+		}
+		name, _, _ := strings.Cut(f[0], "{")
+		v, err := strconv.ParseFloat(f[1], 64)
+		if err == nil {
+			out[name] += v
+		}
+	}
+	return out
 }
 
 // profile asks the child for a profile when -profile is set.
@@ -1578,20 +1747,44 @@ func report(w io.Writer, o options, m machine, e, mc *result, total time.Duratio
 	row("send errors / error frames / undelivered", fmt.Sprintf("%d / %d / %d", ml.sendErrs, mc.cl.errFrames.total(), ml.undelivered), fmt.Sprintf("%d / %d / %d", el.sendErrs, e.cl.errFrames.total(), el.undelivered), "")
 	row("connections lost during load / held at end", fmt.Sprintf("%d / %d", ml.lost, mc.heldEnd), fmt.Sprintf("%d / %d", el.lost, e.heldEnd), "")
 	row("send start lag vs schedule p99 / max", ms(ml.lag.p99)+" / "+ms(ml.lag.max), ms(el.lag.p99)+" / "+ms(el.lag.max), "")
-	mcpu, ecpu := ml.serverCPU.Seconds()/ml.sendPhase.Seconds(), el.serverCPU.Seconds()/el.sendPhase.Seconds()
-	row("server CPU during load (cores)", fmt.Sprintf("%.2f", mcpu), fmt.Sprintf("%.2f", ecpu), ratio(mcpu, ecpu))
+	mcpu, ecpu := ml.serverCPU.Seconds()/ml.elapsed.Seconds(), el.serverCPU.Seconds()/el.elapsed.Seconds()
+	row("server CPU during load+drain (cores)", fmt.Sprintf("%.2f", mcpu), fmt.Sprintf("%.2f", ecpu), ratio(mcpu, ecpu))
 	mper, eper := perMsg(ml.serverCPU, ml.sent), perMsg(el.serverCPU, el.sent)
 	row("server CPU per message", fmt.Sprintf("%.0f µs", mper), fmt.Sprintf("%.0f µs", eper), ratio(mper, eper))
-	row("client (this process) CPU during load (cores)", fmt.Sprintf("%.2f", ml.clientCPU.Seconds()/ml.sendPhase.Seconds()), fmt.Sprintf("%.2f", el.clientCPU.Seconds()/el.sendPhase.Seconds()), "")
+	if o.dialect == "postgres" {
+		row("PostgreSQL CPU during load+drain (cores)", fmt.Sprintf("%.2f", ml.dbCPU.Seconds()/ml.elapsed.Seconds()), "—", "")
+	}
+	if pl := ml.pool; pl != nil {
+		row("store pool: waits for a connection (count / total)", fmt.Sprintf("%.0f / %.1f s", pl["go_sql_wait_count_total"], pl["go_sql_wait_duration_seconds_total"]), "—", "")
+		row("store pool: connections closed by the idle limit", fmt.Sprintf("%.0f", pl["go_sql_max_idle_closed_total"]), "—", "")
+	}
+	row("client (this process) CPU, load+drain (cores)", fmt.Sprintf("%.2f", ml.clientCPU.Seconds()/ml.elapsed.Seconds()), fmt.Sprintf("%.2f", el.clientCPU.Seconds()/el.elapsed.Seconds()), "")
 	m3, e3 := perConn(mc.m3.RSS, mc.m0.RSS, mc.held), perConn(e.m3.RSS, e.m0.RSS, e.held)
 	row("RSS per conn after load (conversation open)", kb(m3), kb(e3), ratio(m3, e3))
 	row("server shutdown (close all, exit)", fmt.Sprintf("%.2f s", mc.shutdown.Seconds()), fmt.Sprintf("%.2f s", e.shutdown.Seconds()), "")
 
 	p("")
 	p("  metachat detail")
+	if o.prestart {
+		p("    -prestart: %d conversations started before the load phase in %.1f s (not measured); echo: %d", mc.prestarted, mc.prestartTime.Seconds(), e.prestarted)
+	}
 	f, l := mc.cl.first.summary(), mc.cl.later.summary()
 	p("    first message (creates the conversation; delivered by catch-up from the store): n=%d p50 %s p90 %s p99 %s max %s", f.n, ms(f.p50), ms(f.p90), ms(f.p99), ms(f.max))
 	p("    later messages (delivered through the event bus):                            n=%d p50 %s p90 %s p99 %s max %s", l.n, ms(l.p50), ms(l.p90), ms(l.p99), ms(l.max))
+	if tl := &mc.cl.timeline; len(tl.w) > 0 {
+		note := fmt.Sprintf("; the first %.0f s of sends are mostly first messages", float64(mc.held)/o.rate)
+		if o.prestart {
+			note = ""
+		}
+		p("    delivery by send time (window %s%s):", tl.window, note)
+		for i := range tl.w {
+			w := tl.w[i].summary()
+			if w.n == 0 {
+				continue
+			}
+			p("      t=%3.0f–%3.0fs  n=%5d  p50 %9s  p99 %9s  max %9s", (time.Duration(i) * tl.window).Seconds(), (time.Duration(i+1) * tl.window).Seconds(), w.n, ms(w.p50), ms(w.p99), ms(w.max))
+		}
+	}
 	if mc.agentConvs > 0 {
 		a, h := mc.cl.agentLat.summary(), mc.cl.agentHTTP.summary()
 		p("    agent→visitor (POST /api/v1/conversations/{id}/messages → visitor socket), %d conversations at %.0f/s:", mc.agentConvs, o.agentRate)

@@ -220,24 +220,19 @@ func (s *Service) List(ctx context.Context, p *auth.Principal, f store.Conversat
 	return out, err
 }
 
-// Detail is a conversation with its contact.
-type Detail struct {
-	store.Conversation
-	Contact store.Contact `json:"contact"`
-}
-
 // Get reads one conversation with its contact.
-func (s *Service) Get(ctx context.Context, p *auth.Principal, id string) (Detail, error) {
+func (s *Service) Get(ctx context.Context, p *auth.Principal, id string) (store.Conversation, error) {
 	scope, err := p.Scope()
 	if err != nil {
-		return Detail{}, err
+		return store.Conversation{}, err
 	}
-	var out Detail
+	var out store.Conversation
 	err = s.store.Read(ctx, scope, func(tx *store.Tx) error {
-		if out.Conversation, err = tx.GetConversation(ctx, id); err != nil {
+		if out, err = tx.GetConversation(ctx, id); err != nil {
 			return err
 		}
-		out.Contact, err = tx.GetContact(ctx, out.ContactID)
+		ct, err := tx.GetContact(ctx, out.ContactID)
+		out.Contact = &ct
 		return err
 	})
 	return out, err

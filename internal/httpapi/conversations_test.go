@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"net/url"
 	"slices"
 	"strings"
@@ -376,6 +377,62 @@ func TestTheConversationAPIReadsWritesAndHandsOver(t *testing.T) {
 			}
 			if got := seqsIn(messagesOf(t, c, conv, "")); !slices.Equal(got, []int64{1, 2}) {
 				t.Errorf("messages after a resend = %v, want [1 2]", got)
+			}
+		})
+
+		t.Run("concurrent resends of one client id store one message", func(t *testing.T) {
+			tn := e.newTenant("Resends")
+			ch := newWebChannelVia(t, e, tn.Key, nil)
+			_, conv := e.visitorSays(tn.ID, ch.ID, "v", "hello")
+			const n = 8
+			type answer struct {
+				status int
+				id     string
+				err    error
+			}
+			answers := make(chan answer, n)
+			for range n {
+				go func() {
+					req, err := http.NewRequest("POST", e.srv.URL+"/api/v1/conversations/"+conv+"/messages", strings.NewReader(`{"text":"on my way","client_id":"agent-x"}`))
+					if err != nil {
+						answers <- answer{err: err}
+						return
+					}
+					req.Header.Set("Content-Type", "application/json")
+					req.Header.Set("Authorization", "Bearer "+tn.Key)
+					res, err := e.srv.Client().Do(req)
+					if err != nil {
+						answers <- answer{err: err}
+						return
+					}
+					defer res.Body.Close()
+					var m struct {
+						ID string `json:"id"`
+					}
+					err = json.NewDecoder(res.Body).Decode(&m)
+					answers <- answer{status: res.StatusCode, id: m.ID, err: err}
+				}()
+			}
+			created, ids := 0, map[string]bool{}
+			for range n {
+				a := <-answers
+				if a.err != nil {
+					t.Fatal(a.err)
+				}
+				switch a.status {
+				case 201:
+					created++
+				case 200:
+				default:
+					t.Errorf("a resend answered %d", a.status)
+				}
+				ids[a.id] = true
+			}
+			if created != 1 || len(ids) != 1 {
+				t.Errorf("%d created and %d distinct ids among %d resends, want 1 and 1", created, len(ids), n)
+			}
+			if got := seqsIn(messagesOf(t, e.as(tn.Key), conv, "")); !slices.Equal(got, []int64{1, 2}) {
+				t.Errorf("messages = %v, want [1 2]", got)
 			}
 		})
 

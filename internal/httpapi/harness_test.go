@@ -42,6 +42,9 @@ type env struct {
 type envOptions struct {
 	cfg  httpapi.Config
 	auth auth.Options
+	// widgetMessageRate limits widget messages per second per visitor
+	// (default: generous).
+	widgetMessageRate float64
 }
 
 // newEnv starts the API on dialect d. Rate limits are generous unless the
@@ -54,6 +57,9 @@ func newEnv(t *testing.T, d store.Dialect, opts ...envOptions) *env {
 	}
 	if o.cfg.RateLimitIP == 0 {
 		o.cfg.RateLimitIP = 10000
+	}
+	if o.widgetMessageRate == 0 {
+		o.widgetMessageRate = 1000
 	}
 	if o.cfg.RateLimitKey == 0 {
 		o.cfg.RateLimitKey = 10000
@@ -74,7 +80,7 @@ func newEnv(t *testing.T, d store.Dialect, opts ...envOptions) *env {
 	hub := realtime.NewHub()
 	chans := channels.NewService(st, keys, o.cfg.BaseURL)
 	convs := conversations.NewService(st, hub, log)
-	limits := widget.Limits{Sessions: ratelimit.New(o.cfg.RateLimitIP, int(o.cfg.RateLimitIP)), Messages: ratelimit.New(1000, 1000)}
+	limits := widget.Limits{Sessions: ratelimit.New(o.cfg.RateLimitIP, int(o.cfg.RateLimitIP)), Messages: ratelimit.New(o.widgetMessageRate, int(o.widgetMessageRate)+1)}
 	wh, err := widget.New(st, chans, convs, hub, keys, o.cfg.BaseURL, limits, log)
 	if err != nil {
 		t.Fatal(err)

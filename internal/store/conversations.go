@@ -67,6 +67,8 @@ type Conversation struct {
 	LastSeq       int64     `json:"last_seq"`
 	LastMessageAt time.Time `json:"last_message_at"`
 	CreatedAt     time.Time `json:"created_at"`
+	// Contact is filled in by listings (DESIGN §7's conversation shape).
+	Contact *Contact `json:"contact,omitempty"`
 }
 
 const conversationCols = `id, channel_id, contact_id, status, assignee_id, last_seq, last_message_at, created_at`
@@ -125,7 +127,10 @@ func (t *Tx) ListConversations(ctx context.Context, f ConversationFilter, p Page
 		}
 	}
 	args = append(args, p.Limit)
-	q := `SELECT ` + conversationCols + ` FROM conversations WHERE ` + strings.Join(where, " AND ") + ` ORDER BY id DESC LIMIT $` + strconv.Itoa(len(args))
+	q := `SELECT c.id, c.channel_id, c.contact_id, c.status, c.assignee_id, c.last_seq, c.last_message_at, c.created_at,
+    k.id, k.channel_id, k.external_id, k.name, k.email, k.phone, k.created_at, k.last_seen_at
+FROM conversations c JOIN contacts k ON k.tenant_id = c.tenant_id AND k.id = c.contact_id
+WHERE c.` + strings.Join(where, " AND c.") + ` ORDER BY c.id DESC LIMIT $` + strconv.Itoa(len(args))
 	rows, err := t.query(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list conversations: %w", err)
@@ -133,10 +138,17 @@ func (t *Tx) ListConversations(ctx context.Context, f ConversationFilter, p Page
 	defer rows.Close()
 	out := []Conversation{}
 	for rows.Next() {
-		c, err := scanConversation(rows)
-		if err != nil {
+		var c Conversation
+		var k Contact
+		var asg sql.NullString
+		var lm, cr, kc, ks int64
+		if err := rows.Scan(&c.ID, &c.ChannelID, &c.ContactID, &c.Status, &asg, &c.LastSeq, &lm, &cr,
+			&k.ID, &k.ChannelID, &k.ExternalID, &k.Name, &k.Email, &k.Phone, &kc, &ks); err != nil {
 			return nil, err
 		}
+		c.AssigneeID, c.LastMessageAt, c.CreatedAt = asg.String, fromMicros(lm), fromMicros(cr)
+		k.CreatedAt, k.LastSeenAt = fromMicros(kc), fromMicros(ks)
+		c.Contact = &k
 		out = append(out, c)
 	}
 	return out, rows.Err()

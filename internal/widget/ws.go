@@ -61,6 +61,9 @@ type liveConn struct {
 	lastSeq int64 // highest seq this client has been given (or skipped)
 	sub     *realtime.Subscription
 	out     chan any
+
+	readerStarted bool
+	readerDone    chan struct{}
 }
 
 // Shutdown closes every live connection with "going away", so widgets
@@ -71,6 +74,9 @@ func (h *Handler) Shutdown() { h.closeAll() }
 // token arrives in the first frame, never in the URL, so it stays out of
 // access logs.
 func (h *Handler) WS(w http.ResponseWriter, r *http.Request) error {
+	if h.closing() {
+		return &apperr.Error{Kind: apperr.Unavailable, Message: "the server is restarting: reconnect shortly", RetryAfter: 1}
+	}
 	c, err := websocket.Accept(w, r, &websocket.AcceptOptions{CompressionMode: websocket.CompressionDisabled})
 	if err != nil {
 		return nil // Accept has answered the client already
@@ -80,13 +86,25 @@ func (h *Handler) WS(w http.ResponseWriter, r *http.Request) error {
 	defer cancel()
 	stop := h.track(cancel)
 	defer stop()
-	lc := &liveConn{h: h, c: c, log: h.log, out: make(chan any, outBuffer)}
+	lc := &liveConn{h: h, c: c, log: h.log, out: make(chan any, outBuffer), readerDone: make(chan struct{})}
 	status, reason := lc.run(ctx)
 	if lc.sub != nil {
 		lc.sub.Close()
 	}
-	c.Close(status, reason)
+	// Close sends the status and ends the reader's pending read; the reader
+	// is never cancelled by a context, which would drop the connection
+	// without a close frame.
+	_ = c.Close(status, reason)
+	if lc.readerStarted {
+		<-lc.readerDone
+	}
 	return nil
+}
+
+func (h *Handler) closing() bool {
+	h.connsMu.Lock()
+	defer h.connsMu.Unlock()
+	return h.shuttingDown
 }
 
 // track registers a connection's cancel so Shutdown can end it.
@@ -182,10 +200,12 @@ func (lc *liveConn) run(ctx context.Context) (websocket.StatusCode, string) {
 		}
 	}
 
-	rctx, stopReader := context.WithCancel(ctx)
-	defer stopReader()
 	readErr := make(chan error, 1)
-	go func() { readErr <- lc.readLoop(rctx) }()
+	lc.readerStarted = true
+	go func() {
+		defer close(lc.readerDone)
+		readErr <- lc.readLoop(context.WithoutCancel(ctx))
+	}()
 
 	ping := time.NewTicker(pingInterval)
 	defer ping.Stop()
