@@ -73,7 +73,7 @@ func TestRandomTokenEncodesNBytesURLSafe(t *testing.T) {
 			t.Errorf("RandomToken(%d) = %q is not URL-safe unpadded base64", n, tok)
 		}
 	}
-	if auth.RandomToken(32) == auth.RandomToken(32) {
+	if a, b := auth.RandomToken(32), auth.RandomToken(32); a == b {
 		t.Error("RandomToken repeated")
 	}
 }
