@@ -269,8 +269,6 @@ type memSnap struct {
 	Goroutines int    `json:"goroutines"`
 }
 
-func (m memSnap) goBytes() uint64 { return m.HeapInuse + m.StackInuse }
-
 // runChild is the child process: it serves until its standard input
 // closes (or a signal), and answers "mem" lines on standard input with a
 // memSnap line on file descriptor 3.
@@ -1420,7 +1418,7 @@ func runTarget(ctx context.Context, o options, cl0 *cleanup, metachat bool, tmp 
 	progress("%s: server at %s (pid %d)", name, ch.url, ch.cmd.Process.Pid)
 
 	var err error
-	// A few connections first, so that one-time costs (buffers pools,
+	// A few connections first, so that one-time costs (buffer pools,
 	// prepared statements, maps growing) are not charged to phase 1.
 	warm, _ := cl.openMany(ctx, 1_000_000, min(64, o.conns), o.concurrency, 30*time.Second)
 	closeAll(warm, 64)
@@ -1688,9 +1686,7 @@ func perConn(after, before uint64, n int) float64 {
 }
 
 func (r *result) idleRSS() float64 { return perConn(r.m2b.RSS, r.m2a.RSS, r.idleOpened) }
-func (r *result) idleGo() float64 {
-	return perConn(r.m2b.goBytes(), r.m2a.goBytes(), r.idleOpened)
-}
+func (r *result) heldRSS() float64 { return perConn(r.m1.RSS, r.m0.RSS, r.held) }
 
 func (r *result) all() summary {
 	var l latencies
@@ -1719,19 +1715,19 @@ func report(w io.Writer, o options, m machine, e, mc *result, total time.Duratio
 	row("open one (session+ws+hello→ready) p50", ms(mo.p50), ms(eo.p50), ratio(float64(mo.p50), float64(eo.p50)))
 	row("open one p99", ms(mo.p99), ms(eo.p99), ratio(float64(mo.p99), float64(eo.p99)))
 	row("  of which session POST p50 / p99", ms(mc.open.sess.summary().p50)+" / "+ms(mc.open.sess.summary().p99), "—", "")
-	p("  phase 2 — memory per idle connection (server process, after forced GC)")
-	row(fmt.Sprintf("idle sample opened (of %d)", o.idleSample), strconv.Itoa(mc.idleOpened), strconv.Itoa(e.idleOpened), "")
-	row("RSS per idle conn (sample)", kb(mc.idleRSS()), kb(e.idleRSS()), ratio(mc.idleRSS(), e.idleRSS()))
-	row("Go heap+stack per idle conn (sample)", kb(mc.idleGo()), kb(e.idleGo()), ratio(mc.idleGo(), e.idleGo()))
+	p("  phase 2 — memory per idle connection (server process, after forced GCs)")
+	mRSS1, eRSS1 := mc.heldRSS(), e.heldRSS()
+	row(fmt.Sprintf("RSS per conn, average over the %d held", o.conns), kb(mRSS1), kb(eRSS1), ratio(mRSS1, eRSS1))
+	mh1, eh1 := perConn(mc.m1.HeapInuse, mc.m0.HeapInuse, mc.held), perConn(e.m1.HeapInuse, e.m0.HeapInuse, e.held)
+	ms1, es1 := perConn(mc.m1.StackInuse, mc.m0.StackInuse, mc.held), perConn(e.m1.StackInuse, e.m0.StackInuse, e.held)
+	row("  Go heap / goroutine stacks", kb(mh1)+" / "+kb(ms1), kb(eh1)+" / "+kb(es1), ratio(mh1+ms1, eh1+es1))
+	row(fmt.Sprintf("RSS per conn, marginal over %d more (sample)", mc.idleOpened), kb(mc.idleRSS()), kb(e.idleRSS()), ratio(mc.idleRSS(), e.idleRSS()))
 	mh, eh := perConn(mc.m2b.HeapInuse, mc.m2a.HeapInuse, mc.idleOpened), perConn(e.m2b.HeapInuse, e.m2a.HeapInuse, e.idleOpened)
-	row("  of which heap", kb(mh), kb(eh), ratio(mh, eh))
-	ms_, es_ := perConn(mc.m2b.StackInuse, mc.m2a.StackInuse, mc.idleOpened), perConn(e.m2b.StackInuse, e.m2a.StackInuse, e.idleOpened)
-	row("  of which goroutine stacks", kb(ms_), kb(es_), ratio(ms_, es_))
-	mRSS1, eRSS1 := perConn(mc.m1.RSS, mc.m0.RSS, mc.held), perConn(e.m1.RSS, e.m0.RSS, e.held)
-	row("RSS per conn over all phase-1 conns", kb(mRSS1), kb(eRSS1), ratio(mRSS1, eRSS1))
+	ms2, es2 := perConn(mc.m2b.StackInuse, mc.m2a.StackInuse, mc.idleOpened), perConn(e.m2b.StackInuse, e.m2a.StackInuse, e.idleOpened)
+	row("  Go heap / goroutine stacks", kb(mh)+" / "+kb(ms2), kb(eh)+" / "+kb(es2), ratio(mh+ms2, eh+es2))
 	mg, eg := perConn(uint64(mc.m1.Goroutines), uint64(mc.m0.Goroutines), mc.held), perConn(uint64(e.m1.Goroutines), uint64(e.m0.Goroutines), e.held)
 	row("goroutines per conn", fmt.Sprintf("%.2f", mg), fmt.Sprintf("%.2f", eg), ratio(mg, eg))
-	row("server RSS idle: before → with all conns", fmt.Sprintf("%.0f→%.0f MB", mb(mc.m0.RSS), mb(mc.m1.RSS)), fmt.Sprintf("%.0f→%.0f MB", mb(e.m0.RSS), mb(e.m1.RSS)), "")
+	row("server RSS: before → with all held", fmt.Sprintf("%.0f → %.0f MB", mb(mc.m0.RSS), mb(mc.m1.RSS)), fmt.Sprintf("%.0f → %.0f MB", mb(e.m0.RSS), mb(e.m1.RSS)), "")
 	p("  phase 3 — load (visitor message → server → same socket)")
 	ml, el := mc.load, e.load
 	row("messages planned / sent", fmt.Sprintf("%d / %d", ml.planned, ml.sent), fmt.Sprintf("%d / %d", el.planned, el.sent), "")
@@ -1824,9 +1820,10 @@ func report(w io.Writer, o options, m machine, e, mc *result, total time.Duratio
 	}
 
 	p("")
-	p("  %s concurrent connections: held %s (target %s)", commas(o.conns), commas(mc.held), commas(o.conns))
+	p("  %s concurrent connections: held %s (target %d)", commas(o.conns), commas(mc.held), o.conns)
 	p("  p99 delivery at %.0f msg/s: %s (target < 100 ms) [echo baseline %s, ratio %s; achieved %.0f msg/s, %d undelivered]", o.rate, ms(ma.p99), ms(ea.p99), ratio(float64(ma.p99), float64(ea.p99)), mrate, ml.undelivered)
-	p("  per idle connection: %s (target < 20 KB) [server RSS delta over %d idle conns after GC; Go heap+stack %s; echo baseline %s, ratio %s]", kb(mc.idleRSS()), mc.idleOpened, kb(mc.idleGo()), kb(e.idleRSS()), ratio(mc.idleRSS(), e.idleRSS()))
+	p("  per idle connection: %s (target < 20 KB) [server RSS growth after GC averaged over the %s held; marginal over %d more: %s; echo baseline %s, ratio %s]",
+		kb(mc.heldRSS()), commas(mc.held), mc.idleOpened, kb(mc.idleRSS()), kb(e.heldRSS()), ratio(mc.heldRSS(), e.heldRSS()))
 	p("  whole run: %.0f s", total.Seconds())
 }
 

@@ -19,12 +19,17 @@ import (
 	"sync"
 	"time"
 
+	"github.com/riverqueue/river"
+
 	"github.com/metachat/metachat/internal/apperr"
+	"github.com/metachat/metachat/internal/assistants"
 	"github.com/metachat/metachat/internal/auth"
 	"github.com/metachat/metachat/internal/channels"
 	"github.com/metachat/metachat/internal/config"
 	"github.com/metachat/metachat/internal/conversations"
 	"github.com/metachat/metachat/internal/httpapi"
+	"github.com/metachat/metachat/internal/jobs"
+	"github.com/metachat/metachat/internal/llm"
 	"github.com/metachat/metachat/internal/ratelimit"
 	"github.com/metachat/metachat/internal/realtime"
 	"github.com/metachat/metachat/internal/secrets"
@@ -179,6 +184,10 @@ func openStore(ctx context.Context, cfg *config.Config, migrate bool) (*store.St
 			st.Close()
 			return nil, err
 		}
+		if err := jobs.Migrate(ctx, st); err != nil {
+			st.Close()
+			return nil, err
+		}
 	}
 	return st, nil
 }
@@ -268,6 +277,22 @@ func serve(ctx context.Context, args []string, env config.Lookup, stdio IO) erro
 	authSvc := auth.NewService(st, auth.Options{SessionIdle: cfg.SessionIdle, SessionAbsolute: cfg.SessionAbsolute, KeyRotationGrace: cfg.KeyRotationGrace})
 	chans := channels.NewService(st, keys, cfg.BaseURL.String())
 	convs := conversations.NewService(st, bus, log)
+	assts := assistants.NewService(st, keys)
+	queue, err := newQueue(st, cfg, assts, convs, !*noWorkers, log)
+	if err != nil {
+		return err
+	}
+	convs.SetReplies(queue)
+	if err := queue.Start(bg); err != nil {
+		return fmt.Errorf("start jobs: %w", err)
+	}
+	defer func() {
+		stopCtx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		if err := queue.Stop(stopCtx); err != nil {
+			log.Warn("stopping jobs", "error", err)
+		}
+	}()
 	wh, err := widget.New(st, chans, convs, hub, keys, cfg.BaseURL.String(), widget.Limits{
 		Sessions: ratelimit.New(cfg.WidgetSessionRate, int(cfg.WidgetSessionRate*60)),
 		Messages: ratelimit.New(cfg.WidgetMessageRate, int(cfg.WidgetMessageRate*10)+1),
@@ -278,7 +303,7 @@ func serve(ctx context.Context, args []string, env config.Lookup, stdio IO) erro
 	api := httpapi.New(httpapi.Config{
 		BaseURL: cfg.BaseURL.String(), SecureCookies: cfg.SecureCookies(), MaxBodyBytes: cfg.MaxBodyBytes,
 		RateLimitIP: cfg.RateLimitIP, RateLimitKey: cfg.RateLimitKey, TrustedProxies: cfg.TrustedProxies, Version: Version,
-	}, log, httpapi.Deps{Store: st, Auth: authSvc, Tenants: tenants.NewService(st, authSvc, cfg.BaseURL.String()), Channels: chans, Conversations: convs, Widget: wh})
+	}, log, httpapi.Deps{Store: st, Auth: authSvc, Assistants: assts, Tenants: tenants.NewService(st, authSvc, cfg.BaseURL.String()), Channels: chans, Conversations: convs, Widget: wh})
 
 	srv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	mode := "embedded SQLite at " + cfg.SQLitePath()
@@ -311,6 +336,17 @@ func serve(ctx context.Context, args []string, env config.Lookup, stdio IO) erro
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil
+}
+
+// newQueue builds the job queue; with work set it also runs the workers
+// (the reply pipeline with the server's default model).
+func newQueue(st *store.Store, cfg *config.Config, assts *assistants.Service, convs *conversations.Service, work bool, log *slog.Logger) (*jobs.Client, error) {
+	workers := river.NewWorkers()
+	replier := assistants.NewReplier(st, assts, convs, nil, llm.Config{
+		Provider: cfg.LLMProvider, BaseURL: cfg.LLMBaseURL, APIKey: cfg.LLMAPIKey, Model: cfg.LLMModel,
+	}, nil, log)
+	jobs.AddReplyWorker(workers, replier, log)
+	return jobs.New(st, jobs.Options{Work: work, Workers: workers, Log: log})
 }
 
 // runMaintenance does the periodic housekeeping: expired sessions go.
@@ -352,9 +388,32 @@ func worker(ctx context.Context, args []string, env config.Lookup, stdio IO) err
 		return err
 	}
 	defer st.Close()
+	keys, err := secretKey(cfg, log)
+	if err != nil {
+		return err
+	}
+	// A worker publishes live events (reply deltas and messages) to the
+	// widgets connected to the serve processes.
+	var bus realtime.Publisher = realtime.NewHub()
+	if !cfg.Embedded() {
+		bus = realtime.NewPGBus(realtime.NewHub(), cfg.DatabaseURL, log, func(ctx context.Context, q string, args ...any) error {
+			_, err := st.DB().ExecContext(ctx, q, args...)
+			return err
+		})
+	}
+	convs := conversations.NewService(st, bus, log)
+	queue, err := newQueue(st, cfg, assistants.NewService(st, keys), convs, true, log)
+	if err != nil {
+		return err
+	}
+	if err := queue.Start(ctx); err != nil {
+		return fmt.Errorf("start jobs: %w", err)
+	}
 	fmt.Fprintln(stdio.Stdout, "metachat worker running")
 	runMaintenance(ctx, st, cfg, log)
-	return nil
+	stopCtx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	return queue.Stop(stopCtx)
 }
 
 func migrate(ctx context.Context, args []string, env config.Lookup, stdio IO) error {

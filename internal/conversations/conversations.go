@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"unicode/utf8"
@@ -23,12 +24,22 @@ const MaxTextLen = 4000
 // MaxClientIDLen bounds a client-chosen message id.
 const MaxClientIDLen = 64
 
+// Enqueuer queues the bot's reply to an inbound message, in the
+// transaction that stores the message (so neither exists without the other).
+type Enqueuer interface {
+	EnqueueReply(ctx context.Context, tx *store.Tx, messageID, requestID string) error
+}
+
 // Service manages conversations and publishes their events.
 type Service struct {
-	store *store.Store
-	bus   realtime.Publisher
-	log   *slog.Logger
+	store   *store.Store
+	bus     realtime.Publisher
+	log     *slog.Logger
+	replies Enqueuer
 }
+
+// SetReplies connects the reply queue (nil: nobody answers automatically).
+func (s *Service) SetReplies(e Enqueuer) { s.replies = e }
 
 // NewService returns the service.
 func NewService(st *store.Store, bus realtime.Publisher, log *slog.Logger) *Service {
@@ -69,10 +80,15 @@ func CheckClientID(field, id string) error {
 // Inbound is a message from a contact.
 type Inbound struct {
 	TenantID, ChannelID, ContactID string
+	// ExternalID names the contact on the channel when ContactID is not
+	// known yet: the contact is then created in the message's transaction.
+	ExternalID string
 	// ConversationID is the conversation to write to; "" starts one (or
 	// continues the contact's latest).
 	ConversationID string
 	Text, ClientID string
+	// RequestID travels into the reply job's logs.
+	RequestID string
 }
 
 // Appended is the result of writing a message.
@@ -99,6 +115,13 @@ func (s *Service) PostInbound(ctx context.Context, in Inbound) (Appended, error)
 	write := func(tx *store.Tx) error {
 		var conv store.Conversation
 		var err error
+		if in.ContactID == "" {
+			ct, err := tx.UpsertContact(ctx, in.ChannelID, in.ExternalID, "")
+			if err != nil {
+				return err
+			}
+			in.ContactID = ct.ID
+		}
 		if in.ConversationID != "" {
 			conv, err = tx.GetConversation(ctx, in.ConversationID)
 		} else {
@@ -132,6 +155,11 @@ func (s *Service) PostInbound(ctx context.Context, in Inbound) (Appended, error)
 		m, err := tx.AppendMessage(ctx, store.Message{ConversationID: conv.ID, Role: "user", Text: text, ClientID: in.ClientID, AuthorID: in.ContactID})
 		if err != nil {
 			return err
+		}
+		if conv.Status == "bot" && s.replies != nil {
+			if err := s.replies.EnqueueReply(ctx, tx, m.ID, in.RequestID); err != nil {
+				return fmt.Errorf("enqueue reply: %w", err)
+			}
 		}
 		conv.LastSeq = m.Seq
 		out = Appended{Message: m, Conversation: conv}
@@ -189,6 +217,66 @@ func (s *Service) publishMessage(ctx context.Context, tenantID string, m store.M
 func (s *Service) publishStatus(ctx context.Context, tenantID, conversationID, status string) {
 	data, _ := json.Marshal(map[string]string{"type": "status", "status": status})
 	s.publish(ctx, realtime.Event{TenantID: tenantID, ConversationID: conversationID, Type: "status", Data: data})
+}
+
+// PublishDelta streams a piece of a reply being written (message_id is the
+// id the final message will have).
+func (s *Service) PublishDelta(ctx context.Context, tenantID, conversationID, messageID, text string) {
+	data, _ := json.Marshal(map[string]string{"type": "delta", "message_id": messageID, "text": text})
+	s.publish(ctx, realtime.Event{TenantID: tenantID, ConversationID: conversationID, Type: "delta", Data: data})
+}
+
+// StoreReply stores the bot's reply to an inbound message (m.ReplyTo) and
+// publishes it — unless the conversation left the bot meanwhile (a person
+// took over while the model was thinking) or a reply exists already (a
+// retried job): both are quiet no-ops.
+func (s *Service) StoreReply(ctx context.Context, tenantID string, m store.Message) error {
+	return s.storeBotMessage(ctx, tenantID, m, "")
+}
+
+// HandoffByBot gives the conversation to a person and stores the bot's
+// message telling the visitor so, in one transaction.
+func (s *Service) HandoffByBot(ctx context.Context, tenantID string, m store.Message) error {
+	return s.storeBotMessage(ctx, tenantID, m, "human")
+}
+
+func (s *Service) storeBotMessage(ctx context.Context, tenantID string, m store.Message, newStatus string) error {
+	stored := false
+	var out store.Message
+	err := s.store.Write(ctx, store.TenantScope(tenantID), func(tx *store.Tx) error {
+		conv, err := tx.GetConversation(ctx, m.ConversationID)
+		if err != nil {
+			return err
+		}
+		if conv.Status != "bot" {
+			return nil
+		}
+		if newStatus != "" {
+			if err := tx.SetConversationStatus(ctx, conv.ID, newStatus, ""); err != nil {
+				return err
+			}
+			if err := tx.Audit(ctx, store.AuditEntry{ActorType: "system", Action: "conversation.handoff", TargetType: "conversation", TargetID: conv.ID}); err != nil {
+				return err
+			}
+		}
+		out, err = tx.AppendMessage(ctx, m)
+		if err != nil {
+			return err
+		}
+		stored = true
+		return nil
+	})
+	if errors.Is(err, store.ErrDuplicate) || apperr.Is(err, apperr.NotFound) {
+		return nil
+	}
+	if err != nil || !stored {
+		return err
+	}
+	if newStatus != "" {
+		s.publishStatus(ctx, tenantID, m.ConversationID, newStatus)
+	}
+	s.publishMessage(ctx, tenantID, out)
+	return nil
 }
 
 // PublishTyping tells the conversation's live clients that role is typing.

@@ -11,11 +11,17 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/riverqueue/river"
+
+	"github.com/metachat/metachat/internal/assistants"
 	"github.com/metachat/metachat/internal/auth"
 	"github.com/metachat/metachat/internal/channels"
 	"github.com/metachat/metachat/internal/conversations"
 	"github.com/metachat/metachat/internal/httpapi"
+	"github.com/metachat/metachat/internal/jobs"
+	"github.com/metachat/metachat/internal/llm"
 	"github.com/metachat/metachat/internal/ratelimit"
 	"github.com/metachat/metachat/internal/realtime"
 	"github.com/metachat/metachat/internal/secrets"
@@ -42,6 +48,8 @@ type env struct {
 type envOptions struct {
 	cfg  httpapi.Config
 	auth auth.Options
+	// llm is the server's default model (default: extractive).
+	llm llm.Config
 	// widgetMessageRate limits widget messages per second per visitor
 	// (default: generous).
 	widgetMessageRate float64
@@ -65,6 +73,9 @@ func newEnv(t *testing.T, d store.Dialect, opts ...envOptions) *env {
 		o.cfg.RateLimitKey = 10000
 	}
 	st := storetest.Open(t, d, true)
+	if err := jobs.Migrate(context.Background(), st); err != nil {
+		t.Fatal(err)
+	}
 	au := auth.NewService(st, o.auth)
 	srv := httptest.NewUnstartedServer(nil)
 	srv.Start()
@@ -80,12 +91,29 @@ func newEnv(t *testing.T, d store.Dialect, opts ...envOptions) *env {
 	hub := realtime.NewHub()
 	chans := channels.NewService(st, keys, o.cfg.BaseURL)
 	convs := conversations.NewService(st, hub, log)
+	assts := assistants.NewService(st, keys)
+	workers := river.NewWorkers()
+	replier := assistants.NewReplier(st, assts, convs, nil, o.llm, nil, log)
+	jobs.AddReplyWorker(workers, replier, log)
+	queue, err := jobs.New(st, jobs.Options{Work: true, Workers: workers, Log: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	convs.SetReplies(queue)
+	if err := queue.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = queue.Stop(ctx)
+	})
 	limits := widget.Limits{Sessions: ratelimit.New(o.cfg.RateLimitIP, int(o.cfg.RateLimitIP)), Messages: ratelimit.New(o.widgetMessageRate, int(o.widgetMessageRate)+1)}
 	wh, err := widget.New(st, chans, convs, hub, keys, o.cfg.BaseURL, limits, log)
 	if err != nil {
 		t.Fatal(err)
 	}
-	api := httpapi.New(o.cfg, log, httpapi.Deps{Store: st, Auth: au, Tenants: tn, Channels: chans, Conversations: convs, Widget: wh})
+	api := httpapi.New(o.cfg, log, httpapi.Deps{Store: st, Auth: au, Assistants: assts, Tenants: tn, Channels: chans, Conversations: convs, Widget: wh})
 	srv.Config.Handler = api
 	t.Cleanup(srv.Close)
 	t.Cleanup(wh.Shutdown)

@@ -18,10 +18,11 @@ type victim struct {
 	MemberID, InvitationID    string
 	ChannelID, PublicKey      string
 	ContactID, ConversationID string
+	AssistantID               string
 }
 
 func (v victim) ids() []string {
-	return []string{v.ID, v.KeyID, v.MemberID, v.InvitationID, v.ChannelID, v.PublicKey, v.ContactID, v.ConversationID}
+	return []string{v.ID, v.KeyID, v.MemberID, v.InvitationID, v.ChannelID, v.PublicKey, v.ContactID, v.ConversationID, v.AssistantID}
 }
 
 func newVictim(e *env) victim {
@@ -34,6 +35,7 @@ func newVictim(e *env) victim {
 		e.t.Fatal(err)
 	}
 	v.InvitationID = inv.ID
+	v.AssistantID = e.as(v.Key).do("POST", "/api/v1/assistants", map[string]any{"name": "B bot", "api_key": "sk-b-secret"}).must(e.t, 201).JSON(e.t)["id"].(string)
 	ch := e.as(v.Key).do("POST", "/api/v1/channels", map[string]any{"type": "web", "name": "B web", "config": map[string]any{"allowed_origins": []string{"https://b.example"}}}).must(e.t, 201).JSON(e.t)
 	v.ChannelID, v.PublicKey = ch["id"].(string), ch["public_key"].(string)
 	v.ContactID, v.ConversationID = e.visitorSays(v.ID, v.ChannelID, "visitor-b", "hello from B")
@@ -67,6 +69,13 @@ var matrix = map[string]matrixRow{
 	"GET /api/v1/invitations":           {want: 200},
 	"DELETE /api/v1/invitations/{id}":   {id: func(v victim) string { return v.InvitationID }, want: 404},
 	"GET /api/v1/audit-log":             {want: 200},
+
+	"POST /api/v1/chat":              {body: map[string]any{"assistant_id": "{assistant}", "message": "hello"}, want: 404},
+	"GET /api/v1/assistants":         {want: 200},
+	"POST /api/v1/assistants":        {body: map[string]any{"name": "A bot"}, want: 201},
+	"GET /api/v1/assistants/{id}":    {id: func(v victim) string { return v.AssistantID }, want: 404},
+	"PATCH /api/v1/assistants/{id}":  {id: func(v victim) string { return v.AssistantID }, body: map[string]any{"instructions": "pwned"}, want: 404},
+	"DELETE /api/v1/assistants/{id}": {id: func(v victim) string { return v.AssistantID }, want: 404},
 
 	"GET /api/v1/channels":                     {want: 200},
 	"POST /api/v1/channels":                    {body: map[string]any{"type": "web", "name": "A web"}, want: 201},
@@ -109,7 +118,7 @@ func fingerprint(t *testing.T, e *env, v victim) string {
 	t.Helper()
 	b := e.as(v.Key)
 	var parts []string
-	for _, path := range []string{"/api/v1/tenant", "/api/v1/api-keys", "/api/v1/members", "/api/v1/invitations",
+	for _, path := range []string{"/api/v1/tenant", "/api/v1/api-keys", "/api/v1/members", "/api/v1/invitations", "/api/v1/assistants",
 		"/api/v1/channels", "/api/v1/conversations", "/api/v1/conversations/" + v.ConversationID + "/messages"} {
 		r := b.do("GET", path, nil).must(t, 200)
 		parts = append(parts, volatile.ReplaceAllString(string(r.Body), ""))
@@ -141,7 +150,11 @@ func TestTenantACannotReachTenantBThroughAnyRoute(t *testing.T) {
 				if row.id != nil {
 					path = strings.Replace(path, "{id}", row.id(v), 1)
 				}
-				r := c.do(method, path, row.body)
+				body := row.body
+				if m, ok := body.(map[string]any); ok && m["assistant_id"] == "{assistant}" {
+					body = map[string]any{"assistant_id": v.AssistantID, "message": m["message"]}
+				}
+				r := c.do(method, path, body)
 				if r.Status != row.want {
 					t.Errorf("%s %s as A's %s: status %d, want %d: %s", method, path, kind, r.Status, row.want, r.Body)
 				}

@@ -39,6 +39,15 @@ func (s *Server) routeTable() []Route {
 		{Pattern: "DELETE /api/v1/invitations/{id}", Access: Tenant, Scope: "admin", Handle: s.revokeInvitation},
 		{Pattern: "GET /api/v1/audit-log", Access: Tenant, Scope: "admin", Handle: s.listAudit},
 
+		// Assistants.
+		{Pattern: "GET /api/v1/assistants", Access: Tenant, Scope: "read", Handle: s.listAssistants},
+		{Pattern: "POST /api/v1/assistants", Access: Tenant, Scope: "admin", Handle: s.createAssistant},
+		{Pattern: "GET /api/v1/assistants/{id}", Access: Tenant, Scope: "read", Handle: s.getAssistant},
+		{Pattern: "PATCH /api/v1/assistants/{id}", Access: Tenant, Scope: "admin", Handle: s.updateAssistant},
+		{Pattern: "DELETE /api/v1/assistants/{id}", Access: Tenant, Scope: "admin", Handle: s.deleteAssistant},
+
+		{Pattern: "POST /api/v1/chat", Access: Tenant, Scope: "write", Handle: s.chat},
+
 		// Channels and conversations.
 		{Pattern: "GET /api/v1/channels", Access: Tenant, Scope: "read", Handle: s.listChannels},
 		{Pattern: "POST /api/v1/channels", Access: Tenant, Scope: "admin", Handle: s.createChannel},

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/metachat/metachat/internal/apperr"
+	"github.com/metachat/metachat/internal/assistants"
 	"github.com/metachat/metachat/internal/auth"
 	"github.com/metachat/metachat/internal/channels"
 	"github.com/metachat/metachat/internal/conversations"
@@ -38,6 +39,7 @@ type Deps struct {
 	Store         *store.Store
 	Auth          *auth.Service
 	Tenants       *tenants.Service
+	Assistants    *assistants.Service
 	Channels      *channels.Service
 	Conversations *conversations.Service
 	Widget        *widget.Handler
@@ -50,6 +52,7 @@ type Server struct {
 	store   *store.Store
 	auth    *auth.Service
 	tenants *tenants.Service
+	assts   *assistants.Service
 	chans   *channels.Service
 	convs   *conversations.Service
 	widget  *widget.Handler
@@ -72,7 +75,7 @@ func New(cfg Config, log *slog.Logger, d Deps) *Server {
 		cfg.RateLimitKey = 50
 	}
 	s := &Server{
-		cfg: cfg, log: log, store: d.Store, auth: d.Auth, tenants: d.Tenants, chans: d.Channels, convs: d.Conversations, widget: d.Widget,
+		cfg: cfg, log: log, store: d.Store, auth: d.Auth, tenants: d.Tenants, assts: d.Assistants, chans: d.Channels, convs: d.Conversations, widget: d.Widget,
 		metrics: newMetrics(d.Store.DB()),
 		ipLimit: ratelimit.New(cfg.RateLimitIP, int(2*cfg.RateLimitIP)+1),
 		keyLim:  ratelimit.New(cfg.RateLimitKey, int(2*cfg.RateLimitKey)+1),

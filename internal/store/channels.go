@@ -111,3 +111,16 @@ FROM channels c JOIN tenants tn ON tn.id = c.tenant_id WHERE c.public_key = $1`,
 	}
 	return c, nil
 }
+
+// APIChannel returns the tenant's "api" channel for an assistant, creating
+// it on first use: POST /api/v1/chat conversations live there.
+func (t *Tx) APIChannel(ctx context.Context, assistantID string) (Channel, error) {
+	c, err := scanChannel(t.queryRow(ctx, `SELECT `+channelCols+` FROM channels WHERE tenant_id = $1 AND type = 'api' AND assistant_id = $2 ORDER BY id LIMIT 1`, t.tenant(), assistantID))
+	if err == nil {
+		return c, nil
+	}
+	if nf := notFound(err, "channel"); !apperr.Is(nf, apperr.NotFound) {
+		return Channel{}, nf
+	}
+	return t.CreateChannel(ctx, Channel{Type: "api", Name: "API", AssistantID: assistantID, Config: json.RawMessage(`{}`)})
+}

@@ -22,18 +22,27 @@ type Message struct {
 	AuthorID          string          `json:"author_id,omitempty"`
 	Delivery          string          `json:"delivery"`
 	Citations         json.RawMessage `json:"citations"`
-	CreatedAt         time.Time       `json:"created_at"`
+	// ReplyTo is the inbound message an assistant reply answers; unique,
+	// so a retried reply job can never store a second answer.
+	ReplyTo string `json:"reply_to,omitempty"`
+	// Meta records how a reply was made (usage, language, decisions).
+	Meta      json.RawMessage `json:"meta,omitempty"`
+	CreatedAt time.Time       `json:"created_at"`
 }
 
-const messageCols = `id, conversation_id, channel_id, seq, role, text, client_id, provider_message_id, author_id, delivery, citations, created_at`
+const messageCols = `id, conversation_id, channel_id, seq, role, text, client_id, provider_message_id, author_id, delivery, citations, reply_to, meta, created_at`
 
 func scanMessage(sc interface{ Scan(...any) error }) (Message, error) {
 	var m Message
-	var cid, pid sql.NullString
-	var cit string
+	var cid, pid, rt sql.NullString
+	var cit, meta string
 	var cr int64
-	err := sc.Scan(&m.ID, &m.ConversationID, &m.ChannelID, &m.Seq, &m.Role, &m.Text, &cid, &pid, &m.AuthorID, &m.Delivery, &cit, &cr)
+	err := sc.Scan(&m.ID, &m.ConversationID, &m.ChannelID, &m.Seq, &m.Role, &m.Text, &cid, &pid, &m.AuthorID, &m.Delivery, &cit, &rt, &meta, &cr)
 	m.ClientID, m.ProviderMessageID, m.Citations, m.CreatedAt = cid.String, pid.String, json.RawMessage(cit), fromMicros(cr)
+	m.ReplyTo = rt.String
+	if meta != "{}" && meta != "" {
+		m.Meta = json.RawMessage(meta)
+	}
 	return m, err
 }
 
@@ -53,12 +62,19 @@ WHERE tenant_id = $2 AND id = $3 RETURNING last_seq, channel_id`, micros(t.Now),
 	if err != nil {
 		return Message{}, notFound(err, "conversation")
 	}
-	m.ID, m.Seq, m.CreatedAt = NewID(), seq, t.Now
+	if m.ID == "" {
+		m.ID = NewID()
+	}
+	m.Seq, m.CreatedAt = seq, t.Now
 	if len(m.Citations) == 0 {
 		m.Citations = json.RawMessage("[]")
 	}
-	_, err = t.exec(ctx, `INSERT INTO messages (tenant_id, `+messageCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
-		t.tenant(), m.ID, m.ConversationID, m.ChannelID, m.Seq, m.Role, m.Text, nullString(m.ClientID), nullString(m.ProviderMessageID), m.AuthorID, m.Delivery, string(m.Citations), micros(t.Now))
+	meta := "{}"
+	if len(m.Meta) > 0 {
+		meta = string(m.Meta)
+	}
+	_, err = t.exec(ctx, `INSERT INTO messages (tenant_id, `+messageCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+		t.tenant(), m.ID, m.ConversationID, m.ChannelID, m.Seq, m.Role, m.Text, nullString(m.ClientID), nullString(m.ProviderMessageID), m.AuthorID, m.Delivery, string(m.Citations), nullString(m.ReplyTo), meta, micros(t.Now))
 	if isUniqueViolation(err) {
 		return Message{}, ErrDuplicate
 	}
@@ -66,6 +82,41 @@ WHERE tenant_id = $2 AND id = $3 RETURNING last_seq, channel_id`, micros(t.Now),
 		return Message{}, fmt.Errorf("append message: %w", err)
 	}
 	return m, nil
+}
+
+// GetMessage reads one message.
+func (t *Tx) GetMessage(ctx context.Context, id string) (Message, error) {
+	m, err := scanMessage(t.queryRow(ctx, `SELECT `+messageCols+` FROM messages WHERE tenant_id = $1 AND id = $2`, t.tenant(), id))
+	return m, notFound(err, "message")
+}
+
+// ReplyTo finds the reply already stored for an inbound message.
+func (t *Tx) ReplyTo(ctx context.Context, inboundID string) (Message, error) {
+	m, err := scanMessage(t.queryRow(ctx, `SELECT `+messageCols+` FROM messages WHERE tenant_id = $1 AND reply_to = $2`, t.tenant(), inboundID))
+	return m, notFound(err, "reply")
+}
+
+// RecentMessages returns the last n messages before (and excluding)
+// beforeSeq, oldest first, notes excluded: the history a reply sees.
+func (t *Tx) RecentMessages(ctx context.Context, conversationID string, beforeSeq int64, n int) ([]Message, error) {
+	rows, err := t.query(ctx, `SELECT `+messageCols+` FROM messages WHERE tenant_id = $1 AND conversation_id = $2 AND seq < $3 AND role <> 'note' ORDER BY seq DESC LIMIT $4`,
+		t.tenant(), conversationID, beforeSeq, n)
+	if err != nil {
+		return nil, fmt.Errorf("recent messages: %w", err)
+	}
+	defer rows.Close()
+	var out []Message
+	for rows.Next() {
+		m, err := scanMessage(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
+		out[i], out[j] = out[j], out[i]
+	}
+	return out, rows.Err()
 }
 
 // ErrDuplicate reports that a message with the same client or provider id

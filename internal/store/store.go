@@ -51,6 +51,19 @@ func (s *Store) Dialect() Dialect { return s.dialect }
 // queue) that need their own handle.
 func (s *Store) DB() *sql.DB { return s.write }
 
+// MigratorDB is the schema owner's connection (the same as DB on SQLite),
+// for libraries that bring their own migrations (the job queue).
+func (s *Store) MigratorDB() *sql.DB { return s.migrator }
+
+// GrantAppRole gives the application role its privileges on every table,
+// including tables other libraries' migrations created.
+func (s *Store) GrantAppRole(ctx context.Context) error { return s.grantAppRole(ctx) }
+
+// SQL is the transaction's database/sql handle, for libraries that write
+// in the caller's transaction (the job queue inserts jobs with the data
+// that needs them). Tenant-owned tables are for the store's methods only.
+func (t *Tx) SQL() *sql.Tx { return t.tx }
+
 // Close releases the database.
 func (s *Store) Close() error {
 	var errs []error

@@ -77,6 +77,9 @@ func New(st *store.Store, ch *channels.Service, cv *conversations.Service, hub *
 	return h, nil
 }
 
+// Hub is where live events arrive in this process.
+func (h *Handler) Hub() *realtime.Hub { return h.hub }
+
 // AssetSizes reports the embedded assets' sizes (for the size budget test).
 func AssetSizes() map[string][]byte {
 	out := map[string][]byte{}

@@ -475,18 +475,9 @@ func (lc *liveConn) postMessage(ctx context.Context, conv string, f clientFrame)
 	if f.ClientID == "" {
 		return conv, lc.send(errorFrame{Type: "error", Code: "invalid_message", Detail: "client_id is required", ClientID: f.ClientID})
 	}
-	if lc.contact == "" {
-		err := lc.h.store.Write(ctx, store.TenantScope(lc.v.TenantID), func(tx *store.Tx) error {
-			ct, err := tx.UpsertContact(ctx, lc.v.ChannelID, lc.v.ExternalID, "")
-			lc.contact = ct.ID
-			return err
-		})
-		if err != nil {
-			return conv, err
-		}
-	}
 	res, err := lc.h.convs.PostInbound(ctx, conversations.Inbound{
-		TenantID: lc.v.TenantID, ChannelID: lc.v.ChannelID, ContactID: lc.contact, ConversationID: conv, Text: f.Text, ClientID: f.ClientID,
+		TenantID: lc.v.TenantID, ChannelID: lc.v.ChannelID, ContactID: lc.contact, ExternalID: lc.v.ExternalID,
+		ConversationID: conv, Text: f.Text, ClientID: f.ClientID, RequestID: "ws-" + lc.v.ExternalID,
 	})
 	var ae *apperr.Error
 	if errors.As(err, &ae) && ae.Kind == apperr.Invalid {
@@ -499,6 +490,7 @@ func (lc *liveConn) postMessage(ctx context.Context, conv string, f clientFrame)
 	if err != nil {
 		return conv, err
 	}
+	lc.contact = res.Conversation.ContactID
 	if conv == "" {
 		conv = res.Conversation.ID
 		if err := lc.send(conversationStarted{id: conv}); err != nil {

@@ -129,3 +129,18 @@ func PostgresSchemaURL(t testing.TB) string {
 	u.RawQuery = q.Encode()
 	return u.String()
 }
+
+// NewTenant creates a tenant directly in the store and returns its id.
+func NewTenant(t testing.TB, st *store.Store, name string) string {
+	t.Helper()
+	var id string
+	err := st.Write(context.Background(), store.SystemScope, func(tx *store.Tx) error {
+		tn, err := tx.CreateTenant(context.Background(), name)
+		id = tn.ID
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}

@@ -1,0 +1,62 @@
+package jobs
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/riverqueue/river"
+
+	"github.com/metachat/metachat/internal/assistants"
+	"github.com/metachat/metachat/internal/store"
+)
+
+// ReplyArgs asks the bot to answer one inbound message.
+type ReplyArgs struct {
+	TenantID  string `json:"tenant_id"`
+	MessageID string `json:"message_id"`
+	RequestID string `json:"request_id,omitempty"`
+}
+
+// Kind names the job.
+func (ReplyArgs) Kind() string { return "reply" }
+
+// InsertOpts: a reply is worth a few attempts, not a day of them.
+func (ReplyArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{MaxAttempts: 5} }
+
+type replyWorker struct {
+	river.WorkerDefaults[ReplyArgs]
+	replier *assistants.Replier
+	log     *slog.Logger
+}
+
+// Timeout bounds one attempt: a stuck model call is abandoned and retried.
+func (w *replyWorker) Timeout(*river.Job[ReplyArgs]) time.Duration { return 3 * time.Minute }
+
+// Work answers the message. At-least-once delivery becomes effectively
+// once: the reply's unique reply_to means a retried job stores nothing new.
+func (w *replyWorker) Work(ctx context.Context, job *river.Job[ReplyArgs]) error {
+	a := job.Args
+	last := job.Attempt >= job.MaxAttempts
+	err := w.replier.Reply(ctx, a.TenantID, a.MessageID, last)
+	if err != nil {
+		w.log.Warn("reply attempt failed", "error", err, "tenant_id", a.TenantID, "message_id", a.MessageID, "request_id", a.RequestID, "attempt", job.Attempt)
+		var p assistants.Permanent
+		if errors.As(err, &p) {
+			return river.JobCancel(err)
+		}
+	}
+	return err
+}
+
+// AddReplyWorker registers the reply job's worker.
+func AddReplyWorker(workers *river.Workers, r *assistants.Replier, log *slog.Logger) {
+	river.AddWorker(workers, &replyWorker{replier: r, log: log})
+}
+
+// EnqueueReply queues the reply to an inbound message in the transaction
+// that stores it (conversations.Enqueuer).
+func (c *Client) EnqueueReply(ctx context.Context, tx *store.Tx, messageID, requestID string) error {
+	return c.InsertTx(ctx, tx.SQL(), ReplyArgs{TenantID: tx.TenantID(), MessageID: messageID, RequestID: requestID}, nil)
+}

@@ -1,0 +1,5 @@
+DROP INDEX messages_reply_to;
+ALTER TABLE messages DROP COLUMN meta;
+ALTER TABLE messages DROP COLUMN reply_to;
+DROP POLICY tenant_isolation ON assistants;
+DROP TABLE assistants;
