@@ -198,11 +198,10 @@ func run(o options) int {
 
 // machine describes the limits the run found.
 type machine struct {
-	nofile     uint64
-	ports      string
-	portCount  int
-	capped     []string
-	goroutines int
+	nofile    uint64
+	ports     string
+	portCount int
+	capped    []string
 }
 
 // checkLimits raises RLIMIT_NOFILE to its hard limit and caps -conns to
