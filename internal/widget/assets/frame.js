@@ -712,6 +712,13 @@
     }
   });
 
+  // Some input paths deliver Enter's character separately from its
+  // keydown; without this the textarea would keep a stray newline after
+  // sending.
+  input.addEventListener("keypress", (e) => {
+    if (e.key === "Enter" && !e.shiftKey) e.preventDefault();
+  });
+
   input.addEventListener("input", () => {
     autosize();
     const now = Date.now();
