@@ -42,6 +42,11 @@ type env struct {
 	hub     *realtime.Hub
 	widget  *widget.Handler
 	convs   *conversations.Service
+	replier *assistants.Replier
+	queue   *jobs.Client
+	// newQueue starts another job queue running the reply worker over the
+	// same database (a second worker process, or the first one restarted).
+	newQueue func() *jobs.Client
 }
 
 // envOptions adjusts a test server.
@@ -92,22 +97,26 @@ func newEnv(t *testing.T, d store.Dialect, opts ...envOptions) *env {
 	chans := channels.NewService(st, keys, o.cfg.BaseURL)
 	convs := conversations.NewService(st, hub, log)
 	assts := assistants.NewService(st, keys)
-	workers := river.NewWorkers()
 	replier := assistants.NewReplier(st, assts, convs, nil, o.llm, nil, log)
-	jobs.AddReplyWorker(workers, replier, log)
-	queue, err := jobs.New(st, jobs.Options{Work: true, Workers: workers, Log: log})
-	if err != nil {
-		t.Fatal(err)
+	newQueue := func() *jobs.Client {
+		workers := river.NewWorkers()
+		jobs.AddReplyWorker(workers, replier, log)
+		q, err := jobs.New(st, jobs.Options{Work: true, Workers: workers, Log: log})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := q.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			_ = q.Stop(ctx)
+		})
+		return q
 	}
+	queue := newQueue()
 	convs.SetReplies(queue)
-	if err := queue.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = queue.Stop(ctx)
-	})
 	limits := widget.Limits{Sessions: ratelimit.New(o.cfg.RateLimitIP, int(o.cfg.RateLimitIP)), Messages: ratelimit.New(o.widgetMessageRate, int(o.widgetMessageRate)+1)}
 	wh, err := widget.New(st, chans, convs, hub, keys, o.cfg.BaseURL, limits, log)
 	if err != nil {
@@ -117,7 +126,7 @@ func newEnv(t *testing.T, d store.Dialect, opts ...envOptions) *env {
 	srv.Config.Handler = api
 	t.Cleanup(srv.Close)
 	t.Cleanup(wh.Shutdown)
-	return &env{t: t, st: st, api: api, srv: srv, auth: au, tenants: tn, hub: hub, widget: wh, convs: convs}
+	return &env{t: t, st: st, api: api, srv: srv, auth: au, tenants: tn, hub: hub, widget: wh, convs: convs, replier: replier, queue: queue, newQueue: newQueue}
 }
 
 // forEachDialect runs fn against a fresh server per dialect.

@@ -1,6 +1,7 @@
 package httpapi_test
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
@@ -83,5 +84,54 @@ func TestARefusedModelKeyEndsInTheFallbackMessage(t *testing.T) {
 	}
 	if srv.Calls() != 1 {
 		t.Fatalf("a refused key was tried %d times", srv.Calls())
+	}
+}
+
+// Kill the worker while the model is answering: the job comes back (River
+// retries it, and a duplicate delivery is simulated too) and the visitor
+// still gets exactly one reply.
+func TestAWorkerKilledMidReplyStillYieldsExactlyOneReply(t *testing.T) {
+	t.Parallel()
+	for _, d := range storetest.Dialects {
+		t.Run(string(d), func(t *testing.T) {
+			t.Parallel()
+			srv := fake.OpenAI(t)
+			srv.Enqueue(fake.Behavior{Delay: 3 * time.Second, Text: "too late"}, fake.Behavior{Text: "Here is your answer."})
+			e := newEnv(t, d, envOptions{llm: llm.Config{Provider: "openai", BaseURL: srv.URL, APIKey: srv.APIKey(), Model: "m", MaxRetries: 0}})
+			b := newBotChat(t, e, nil)
+			b.sock.say("q1", "Where is my parcel?")
+			b.sock.expectMessage(1, "user")
+			deadline := time.Now().Add(10 * time.Second)
+			for srv.Calls() == 0 && time.Now().Before(deadline) {
+				time.Sleep(20 * time.Millisecond)
+			}
+			// The worker dies mid-call: its jobs are cancelled, not finished.
+			expired, cancel := context.WithTimeout(context.Background(), 0)
+			cancel()
+			_ = e.queue.Stop(expired)
+			// A new worker takes over; River retries the cancelled attempt.
+			e.newQueue()
+			frames := b.sock.until(func(f liveFrame) bool { return f.Type == "message" && f.Message.Role == "assistant" })
+			if got := frames[len(frames)-1].Message.Text; got != "Here is your answer." {
+				t.Fatalf("reply %q", got)
+			}
+			convID := listOf(t, e.as(b.tn.Key).do("GET", "/api/v1/conversations", nil).must(t, 200)).Items[0]["id"].(string)
+			inbound := messagesOf(t, e.as(b.tn.Key), convID, "")[0]["id"].(string)
+			// At-least-once delivery again: the same job runs once more.
+			if err := e.replier.Reply(context.Background(), b.tn.ID, inbound, false); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(300 * time.Millisecond)
+			ms := messagesOf(t, e.as(b.tn.Key), convID, "")
+			replies := 0
+			for _, m := range ms {
+				if m["role"] == "assistant" {
+					replies++
+				}
+			}
+			if replies != 1 {
+				t.Fatalf("%d replies stored for one message, want exactly 1: %v", replies, ms)
+			}
+		})
 	}
 }
