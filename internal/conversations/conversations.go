@@ -157,8 +157,16 @@ func (s *Service) PostInbound(ctx context.Context, in Inbound) (Appended, error)
 			return err
 		}
 		if conv.Status == "bot" && s.replies != nil {
-			if err := s.replies.EnqueueReply(ctx, tx, m.ID, in.RequestID); err != nil {
-				return fmt.Errorf("enqueue reply: %w", err)
+			// Only a channel with an assistant gets a reply job: the queue
+			// costs writes that channels without a bot should not pay.
+			ch, err := tx.GetChannel(ctx, conv.ChannelID)
+			if err != nil {
+				return err
+			}
+			if ch.AssistantID != "" {
+				if err := s.replies.EnqueueReply(ctx, tx, m.ID, in.RequestID); err != nil {
+					return fmt.Errorf("enqueue reply: %w", err)
+				}
 			}
 		}
 		conv.LastSeq = m.Seq
