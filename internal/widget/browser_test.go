@@ -35,6 +35,8 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/input"
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
@@ -84,6 +86,13 @@ func testWidgetScenarios(t *testing.T, browser context.Context, dialect string) 
 		}
 		in.conv = convs[0]
 		in.checkMessages(t)
+
+		// The network watch that the disallowed-origin scenario relies on
+		// sees the frame's traffic.
+		reqs, sockets := tb.network()
+		if !slices.Contains(reqs, "POST "+in.srv.base+"/api/v1/widget/sessions") || !slices.Contains(sockets, wsURL(in.srv.base)) {
+			t.Errorf("the tab's network log lacks the frame's session request or WebSocket:\nrequests %q\nsockets %q", reqs, sockets)
+		}
 	})
 
 	t.Run("agent_reply_live", func(t *testing.T) {
@@ -156,6 +165,11 @@ func testWidgetScenarios(t *testing.T, browser context.Context, dialect string) 
 		tb.waitHistory(len(in.want))
 
 		in.stopServer(t)
+		t.Cleanup(func() {
+			if in.down { // this scenario failed midway: bring the server back for the next
+				in.startServer(t)
+			}
+		})
 		tb.waitFrame("the widget to notice the server is gone", `window.__metachat.state() !== "connected"`, 10*time.Second)
 		t.Logf("widget while the server is down: state %q, #status %q", tb.state(), tb.statusText())
 
@@ -218,6 +232,19 @@ func testWidgetScenarios(t *testing.T, browser context.Context, dialect string) 
 			t.Errorf("Chromium reported no frame-ancestors violation for the frame on %s; console:\n%s", otherOrigin, strings.Join(console.all(), "\n"))
 		} else {
 			t.Logf("Chromium: %s", blocked)
+		}
+
+		reqs, sockets := tb.network()
+		if !slices.Contains(reqs, "GET "+in.srv.base+"/widget/frame?key="+in.publicKey) {
+			t.Errorf("the tab never asked for the frame; requests: %q", reqs)
+		}
+		if len(sockets) != 0 {
+			t.Errorf("the page on a disallowed origin opened WebSockets %q", sockets)
+		}
+		for _, r := range reqs {
+			if strings.Contains(r, "/api/v1/widget/") || strings.Contains(r, "/widget/assets/frame.js") {
+				t.Errorf("the blocked frame still made the request %s", r)
+			}
 		}
 
 		logs := in.srv.stderr.String()[logFrom:]
@@ -321,6 +348,16 @@ type tab struct {
 	// execution contexts of the frames' main worlds
 	contexts map[cdp.FrameID]runtime.ExecutionContextID
 	uniqueTo map[string]cdp.FrameID
+	// what the tab (its page and same-process frames) asked the network for
+	requests []string // "METHOD URL"
+	sockets  []string // WebSocket URLs
+}
+
+// network returns the requests and WebSockets the tab has made so far.
+func (tb *tab) network() (requests, sockets []string) {
+	tb.mu.Lock()
+	defer tb.mu.Unlock()
+	return slices.Clone(tb.requests), slices.Clone(tb.sockets)
 }
 
 func (in *installation) newTab(t *testing.T, browser context.Context) *tab {
@@ -369,6 +406,16 @@ func (tb *tab) onEvent(ev any) {
 		tb.mu.Lock()
 		clear(tb.contexts)
 		clear(tb.uniqueTo)
+		tb.mu.Unlock()
+	case *network.EventRequestWillBeSent:
+		if ev.Request != nil {
+			tb.mu.Lock()
+			tb.requests = append(tb.requests, ev.Request.Method+" "+ev.Request.URL)
+			tb.mu.Unlock()
+		}
+	case *network.EventWebSocketCreated:
+		tb.mu.Lock()
+		tb.sockets = append(tb.sockets, ev.URL)
 		tb.mu.Unlock()
 	}
 }
@@ -555,11 +602,25 @@ func (tb *tab) send(text string) {
 	if got := frameValue[string](tb, `document.getElementById("input").value`); got != text {
 		tb.t.Fatalf("#input holds %q after typing %q", got, text)
 	}
-	if err := tb.do(chromedp.KeyEvent("\r")); err != nil {
+	if err := tb.do(pressEnter); err != nil {
 		tb.t.Fatalf("press Enter: %v", err)
 	}
 	tb.waitFrame("#input to clear after sending", `document.getElementById("input").value === ""`, 5*time.Second)
 }
+
+// pressEnter presses Enter without the char event that KeyEvent("\r")
+// adds: frame.js handles Enter on keydown and cancels it, but a separate
+// char event would still type a newline into the emptied textarea.
+var pressEnter = chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+	for _, typ := range []input.DispatchKeyEventType{input.DispatchKeyEventTypeRawKeyDown, input.DispatchKeyEventTypeKeyUp} {
+		if _, err := cdp.Call(ctx, t, input.DispatchKeyEvent, input.DispatchKeyEventParams{
+			Type: typ, Key: "Enter", Code: "Enter", WindowsVirtualKeyCode: 13, NativeVirtualKeyCode: 13,
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
+})
 
 // waitBubble waits for the confirmed bubble of role with exactly text as
 // its text and seq as its data-seq.
@@ -668,6 +729,11 @@ func screenshotDir(t *testing.T) string {
 	return dir
 }
 
+// wsURL is the widget's WebSocket URL on the server at base.
+func wsURL(base string) string {
+	return "ws" + strings.TrimPrefix(base, "http") + "/api/v1/widget/ws"
+}
+
 // jsString quotes s as a JavaScript string literal.
 func jsString(s string) string {
 	b, _ := json.Marshal(s)
@@ -689,6 +755,7 @@ type installation struct {
 	http       *http.Client
 	transport  *http.Transport
 	page       atomic.Pointer[string] // the host page's HTML
+	down       bool                   // the server is stopped
 
 	conv string   // the visitor's conversation, once there is one
 	want []string // the texts of the conversation so far, in seq order
@@ -934,7 +1001,7 @@ func (in *installation) startServer(t *testing.T) {
 	if want := "http://" + in.env["METACHAT_ADDR"]; s.base != want {
 		t.Fatalf("serve listens on %s, want %s", s.base, want)
 	}
-	in.srv = s
+	in.srv, in.down = s, false
 	for {
 		req, _ := http.NewRequest("GET", s.base+"/healthz", nil)
 		res, err := in.http.Do(req)
@@ -955,6 +1022,7 @@ func (in *installation) startServer(t *testing.T) {
 func (in *installation) stopServer(t *testing.T) {
 	t.Helper()
 	in.srv.stop(t)
+	in.down = true
 	in.transport.CloseIdleConnections() // keep-alive connections to the old process
 }
 
