@@ -1856,7 +1856,9 @@ func report(w io.Writer, o options, base *baselineResult, mc *metachatResult, to
 		}
 		return ms(s.p50) + " / " + ms(s.p99)
 	})...)
-	row("ERRORS (timeouts, error frames, sends)", each(func(ph *phaseResult) string { return strconv.Itoa(ph.errs.total() + ph.warmErrs.total() + ph.openErrs.total()) })...)
+	row("ERRORS (timeouts, error frames, sends)", each(func(ph *phaseResult) string {
+		return strconv.Itoa(ph.errs.total() + ph.warmErrs.total() + ph.openErrs.total())
+	})...)
 	row("  connections lost", each(func(ph *phaseResult) string { return strconv.Itoa(ph.lost) })...)
 	p("  CPU in the window (cores of %d)", runtime.NumCPU())
 	row("  server", each(func(ph *phaseResult) string { return cores(ph.serverCPU, ph.window) })...)
