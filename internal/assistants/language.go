@@ -71,7 +71,8 @@ var hedges = []string{
 
 // Hedges reports whether a reply signals low confidence.
 func Hedges(reply string) bool {
-	l := strings.ToLower(reply)
+	// Models often write the typographic apostrophe (I’m).
+	l := strings.ToLower(strings.ReplaceAll(reply, "’", "'"))
 	for _, h := range hedges {
 		if strings.Contains(l, h) {
 			return true
@@ -94,21 +95,13 @@ func touches(text string, topics []string) string {
 // asksForHuman reports whether a message contains a handoff keyword as a
 // whole word.
 func asksForHuman(text string, keywords []string) bool {
-	words := strings.FieldsFunc(strings.ToLower(text), func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) })
-	set := map[string]bool{}
-	for _, w := range words {
-		set[w] = true
-	}
+	notWord := func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) }
+	// Both sides become space-separated words, so a keyword of one or more
+	// words matches only whole words in sequence.
+	padded := " " + strings.Join(strings.FieldsFunc(strings.ToLower(text), notWord), " ") + " "
 	for _, k := range keywords {
-		k = strings.ToLower(strings.TrimSpace(k))
-		if k == "" {
-			continue
-		}
-		if strings.Contains(k, " ") {
-			if strings.Contains(strings.ToLower(text), k) {
-				return true
-			}
-		} else if set[k] {
+		kw := strings.Join(strings.FieldsFunc(strings.ToLower(k), notWord), " ")
+		if kw != "" && strings.Contains(padded, " "+kw+" ") {
 			return true
 		}
 	}
