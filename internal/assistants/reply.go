@@ -164,7 +164,9 @@ func (r *Replier) Reply(ctx context.Context, tenantID, inboundID string, lastAtt
 		cfg.Model = set.Model.Name
 	}
 	if set.Model.BaseURL != "" {
-		cfg.BaseURL = set.Model.BaseURL
+		// Another server never receives the platform's key: only the
+		// assistant's own key (set below) goes to a URL the tenant chose.
+		cfg.BaseURL, cfg.APIKey = set.Model.BaseURL, ""
 	}
 	if key, err := r.assts.apiKey(tenantID, asst); err != nil {
 		return Permanent{fmt.Errorf("open the assistant's API key: %w", err)}
@@ -177,7 +179,11 @@ func (r *Replier) Reply(ctx context.Context, tenantID, inboundID string, lastAtt
 	meta.Provider, meta.Model = cfg.Provider, cfg.Model
 	provider, err := r.providers(cfg)
 	if err != nil {
-		return Permanent{err}
+		// A model that cannot be set up must not leave the visitor
+		// unanswered: the fallback message goes out, with the reason.
+		log.Error("the assistant's model cannot be set up; answering with the fallback message", "error", err)
+		meta.Decision, meta.ProviderFail = "fallback", err.Error()
+		return r.store1(ctx, tenantID, in, store.Message{Role: "assistant", Text: set.FallbackMessage}, meta)
 	}
 
 	msgs := make([]llm.Message, 0, len(history)+1)
