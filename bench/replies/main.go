@@ -95,6 +95,7 @@ type options struct {
 	duration     time.Duration
 	models       string
 	replyTimeout time.Duration
+	modelDelay   time.Duration
 	baseline     bool
 	timeout      time.Duration
 	keep         bool
@@ -111,6 +112,7 @@ func main() {
 	flag.IntVar(&o.visitors, "visitors", 200, "visitor WebSockets, each in a closed loop (its next message only after the reply to the last)")
 	flag.DurationVar(&o.duration, "duration", 15*time.Second, "length of each measured window (per model, and for the baseline)")
 	flag.StringVar(&o.models, "models", "both", "which model answers: openai (the zero-latency fake OpenAI server), extractive (built in, no HTTP) or both, one after the other")
+	flag.DurationVar(&o.modelDelay, "model-delay", 0, "the fake model waits this long before it answers (0: zero latency, the default); shows what the worker count does with a real model's latency")
 	flag.DurationVar(&o.replyTimeout, "reply-timeout", 30*time.Second, "a reply not seen this long after its message counts as an error")
 	flag.BoolVar(&o.baseline, "baseline", true, "measure the store baseline (direct row writes) for the ratio")
 	flag.DurationVar(&o.timeout, "timeout", 0, "hard limit on the whole run (default 3m + 3×duration + 2×reply-timeout); the bench cleans up and exits when reached")
@@ -129,8 +131,8 @@ func main() {
 		fmt.Fprintln(os.Stderr, "replies bench: -models must be both, openai or extractive")
 		os.Exit(2)
 	}
-	if o.visitors < 1 || o.duration <= 0 || o.replyTimeout <= 0 {
-		fmt.Fprintln(os.Stderr, "replies bench: -visitors, -duration and -reply-timeout must be positive")
+	if o.visitors < 1 || o.duration <= 0 || o.replyTimeout <= 0 || o.modelDelay < 0 {
+		fmt.Fprintln(os.Stderr, "replies bench: -visitors, -duration and -reply-timeout must be positive, -model-delay not negative")
 		os.Exit(2)
 	}
 	if o.timeout == 0 {
@@ -291,6 +293,9 @@ func runChild(kind string) int {
 	return 2
 }
 
+// modelDelayEnv passes -model-delay to the model child.
+const modelDelayEnv = "REPLIES_BENCH_MODEL_DELAY"
+
 // fakeStats is what the model child reports: requests answered and TCP
 // connections accepted.
 type fakeStats struct {
@@ -325,7 +330,20 @@ func runFake(ctx context.Context, stats *func() any, ready chan struct{}) int {
 		return 1
 	}
 	cl := &countingListener{Listener: ln}
-	srv := &http.Server{Handler: fs.Config.Handler, ReadHeaderTimeout: 10 * time.Second}
+	handler := fs.Config.Handler
+	if d, _ := time.ParseDuration(os.Getenv(modelDelayEnv)); d > 0 {
+		inner := handler
+		handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			t := time.NewTimer(d)
+			defer t.Stop()
+			select {
+			case <-t.C:
+				inner.ServeHTTP(w, r)
+			case <-r.Context().Done():
+			}
+		})
+	}
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 	*stats = func() any { return fakeStats{Calls: fs.Calls(), Conns: cl.n.Load()} }
 	close(ready)
 	fmt.Printf("fake model listening on http://%s\n", ln.Addr())
@@ -537,6 +555,29 @@ func selfCPU() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// machineBusy is the CPU time all processes on the machine used (from
+// /proc/stat: everything but idle and iowait), so that load from outside
+// the benchmark shows.
+func machineBusy() time.Duration {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	if len(f) < 9 || f[0] != "cpu" {
+		return 0
+	}
+	var busy int64
+	for i, v := range f[1:9] { // user nice system idle iowait irq softirq steal
+		n, _ := strconv.ParseInt(v, 10, 64)
+		if i != 3 && i != 4 {
+			busy += n
+		}
+	}
+	return time.Duration(busy) * time.Second / 100
 }
 
 // pressure reads the kernel's "some" stall time (tasks runnable but
@@ -798,6 +839,7 @@ type baselineResult struct {
 	errs           errCount
 	cpu, dbCPU     time.Duration
 	cpuPressure    time.Duration
+	machine        time.Duration      // every process on the machine
 	pg             map[string]float64 // pg_stat_database: change over the window
 	waits          int64
 	waitTime       time.Duration
@@ -926,15 +968,15 @@ func runBaseline(ctx context.Context, o options, cl *cleanup, tmp string) (*base
 	var lat latencies
 	var iters atomic.Int64
 	s0, pg0 := st.DB().Stats(), pgStats(statsDB)
-	cpu0, db0, pr0 := selfCPU(), procsCPU("postgres"), pressure("cpu")
+	cpu0, db0, pr0, m0 := selfCPU(), procsCPU("postgres"), pressure("cpu"), machineBusy()
 	start := time.Now()
 	end := start.Add(o.duration)
-	var cpu1, db1, pr1 time.Duration
+	var cpu1, db1, pr1, m1 time.Duration
 	var s1 sql.DBStats
 	var pg1 map[string]float64
 	endDone := make(chan struct{})
 	time.AfterFunc(o.duration, func() {
-		cpu1, db1, s1, pr1 = selfCPU(), procsCPU("postgres"), st.DB().Stats(), pressure("cpu")
+		cpu1, db1, s1, pr1, m1 = selfCPU(), procsCPU("postgres"), st.DB().Stats(), pressure("cpu"), machineBusy()
 		pg1 = pgStats(statsDB)
 		close(endDone)
 	})
@@ -961,7 +1003,7 @@ func runBaseline(ctx context.Context, o options, cl *cleanup, tmp string) (*base
 	if o.dialect == "postgres" {
 		res.dbCPU = db1 - db0
 	}
-	res.pg, res.cpuPressure = diff(pg0, pg1), pr1-pr0
+	res.pg, res.cpuPressure, res.machine = diff(pg0, pg1), pr1-pr0, m1-m0
 	res.waits, res.waitTime, res.maxOpen = s1.WaitCount-s0.WaitCount, s1.WaitDuration-s0.WaitDuration, s1.MaxOpenConnections
 	progress("baseline: %d iterations (%.0f/s), %d errors", res.iters, float64(res.iters)/o.duration.Seconds(), res.errs.total())
 	closeStore()
@@ -1266,6 +1308,7 @@ type phaseResult struct {
 	inUseSamples                          int
 	model0, model1                        fakeStats
 	cpuPressure, ioPressure               time.Duration
+	machine                               time.Duration      // every process on the machine
 	pg                                    map[string]float64 // pg_stat_database: change over the window
 	jobs                                  *jobAnalysis
 }
@@ -1278,7 +1321,7 @@ type metachatResult struct {
 
 func runMetachat(ctx context.Context, o options, cl0 *cleanup, tmp string) (*metachatResult, error) {
 	progress("metachat: starting the fake model")
-	fk, err := startChild("fake", childEnv(nil), filepath.Join(tmp, "fake.log"))
+	fk, err := startChild("fake", childEnv(map[string]string{modelDelayEnv: o.modelDelay.String()}), filepath.Join(tmp, "fake.log"))
 	if err != nil {
 		return nil, err
 	}
@@ -1468,7 +1511,7 @@ func runPhase(ctx context.Context, o options, cl *client, srv, fk *child, statsD
 	ph.model0 = fk.fakeStats()
 	pg0 := pgStats(statsDB)
 	cpuS0, cpuM0, cpuC0, cpuD0 := srv.cpu(), fk.cpu(), selfCPU(), procsCPU("postgres")
-	pr0, io0 := pressure("cpu"), pressure("io")
+	pr0, io0, mb0 := pressure("cpu"), pressure("io"), machineBusy()
 	ph.start = time.Now()
 	ph.end = ph.start.Add(o.duration)
 	ph.perSec = newPerSecond(ph.start, o.duration)
@@ -1497,7 +1540,7 @@ func runPhase(ctx context.Context, o options, cl *client, srv, fk *child, statsD
 	time.AfterFunc(o.duration, func() {
 		defer close(endDone)
 		ph.serverCPU, ph.modelCPU, ph.clientCPU = srv.cpu()-cpuS0, fk.cpu()-cpuM0, selfCPU()-cpuC0
-		ph.cpuPressure, ph.ioPressure = pressure("cpu")-pr0, pressure("io")-io0
+		ph.cpuPressure, ph.ioPressure, ph.machine = pressure("cpu")-pr0, pressure("io")-io0, machineBusy()-mb0
 		if o.dialect == "postgres" {
 			ph.dbCPU = procsCPU("postgres") - cpuD0
 		}
@@ -1823,7 +1866,11 @@ func report(w io.Writer, o options, base *baselineResult, mc *metachatResult, to
 	p("metachat reply pipeline benchmark — %s, %d visitors in a closed loop, %s per window", o.dialect, o.visitors, o.duration)
 	p("  machine: %d CPUs, %s %s/%s", runtime.NumCPU(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
 	p("  server: child process calling cli.Run serve (River: %d workers, FetchCooldown %s, FetchPollInterval %s, poll only)", riverWorkers, riverCooldown, riverPollInterval)
-	p("  model: openai = internal/llm/fake in its own child (zero latency, %q in %d deltas); extractive = built in, no knowledge → fallback text", fake.DefaultText, fake.DefaultDeltas)
+	latency := "zero latency"
+	if o.modelDelay > 0 {
+		latency = "answers after " + o.modelDelay.String()
+	}
+	p("  model: openai = internal/llm/fake in its own child (%s, %q in %d deltas); extractive = built in, no knowledge → fallback text", latency, fake.DefaultText, fake.DefaultDeltas)
 	p("")
 	labels := each(func(ph *phaseResult) string { return ph.label })
 	row("", labels...)
@@ -1869,6 +1916,10 @@ func report(w io.Writer, o options, base *baselineResult, mc *metachatResult, to
 	}
 	row("  all together", each(func(ph *phaseResult) string {
 		return cores(ph.serverCPU+ph.modelCPU+ph.clientCPU+ph.dbCPU, ph.window)
+	})...)
+	row("  whole machine busy / of which outside the benchmark", each(func(ph *phaseResult) string {
+		other := max(0, ph.machine-ph.serverCPU-ph.modelCPU-ph.clientCPU-ph.dbCPU)
+		return cores(ph.machine, ph.window) + " / " + cores(other, ph.window)
 	})...)
 	row("  pressure: some task waiting for a CPU / for I/O", each(func(ph *phaseResult) string {
 		return fmt.Sprintf("%s / %s", share(ph.cpuPressure, ph.window), share(ph.ioPressure, ph.window))
@@ -1966,6 +2017,7 @@ func report(w io.Writer, o options, base *baselineResult, mc *metachatResult, to
 		if o.dialect == "postgres" {
 			line += fmt.Sprintf(", PostgreSQL %s cores", cores(base.dbCPU, base.window))
 		}
+		line += fmt.Sprintf(", whole machine %s (other processes %s)", cores(base.machine, base.window), cores(max(0, base.machine-base.cpu-base.dbCPU), base.window))
 		p("%s; CPU pressure %s; pool (max %d open): %d waits, %.1f s waited", line, share(base.cpuPressure, base.window), base.maxOpen, base.waits, base.waitTime.Seconds())
 		if base.pg != nil && base.iters > 0 {
 			n := float64(base.iters)

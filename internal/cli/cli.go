@@ -344,6 +344,10 @@ func newQueue(st *store.Store, cfg *config.Config, assts *assistants.Service, co
 	workers := river.NewWorkers()
 	replier := assistants.NewReplier(st, assts, convs, nil, llm.Config{
 		Provider: cfg.LLMProvider, BaseURL: cfg.LLMBaseURL, APIKey: cfg.LLMAPIKey, Model: cfg.LLMModel,
+		// One client for every model call: a provider is built per reply,
+		// and without a shared transport each call opened (and left idle) a
+		// new connection until the process ran out of file descriptors.
+		HTTPClient: &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()},
 	}, nil, log)
 	jobs.AddReplyWorker(workers, replier, log)
 	return jobs.New(st, jobs.Options{Work: work, Workers: workers, Log: log})
