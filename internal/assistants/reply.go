@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/metachat/metachat/internal/apperr"
 	"github.com/metachat/metachat/internal/conversations"
@@ -58,6 +59,10 @@ type Meta struct {
 	Hedged       bool      `json:"hedged,omitempty"`
 	ProviderFail string    `json:"provider_error,omitempty"`
 }
+
+// deltaRecheck bounds how long a reply may keep streaming after a person
+// took over the conversation.
+const deltaRecheck = 150 * time.Millisecond
 
 // Permanent marks an error that retrying cannot fix.
 type Permanent struct{ Err error }
@@ -199,12 +204,34 @@ func (r *Replier) Reply(ctx context.Context, tenantID, inboundID string, lastAtt
 	system, msgs := BuildPrompt(set.Instructions, lang, set.Knowledge.OnlyFromKnowledge, passages, msgs)
 
 	replyID := store.NewID()
-	resp, err := provider.Chat(ctx, llm.Request{
+	// The conversation's owner is re-checked before the first streamed
+	// piece and then at most every deltaRecheck: once a person has taken
+	// over, nothing more is streamed and the model call is abandoned.
+	callCtx, cancelCall := context.WithCancel(ctx)
+	defer cancelCall()
+	var lastCheck time.Time
+	takenOver := false
+	resp, err := provider.Chat(callCtx, llm.Request{
 		Model: cfg.Model, System: system, Messages: msgs, Temperature: set.Model.Temperature, MaxTokens: set.Model.MaxOutputTokens,
 		Passages: passages, Question: in.Text, Fallback: set.FallbackMessage,
 	}, func(delta string) {
+		if takenOver {
+			return
+		}
+		if time.Since(lastCheck) >= deltaRecheck {
+			lastCheck = time.Now()
+			if withBot, err := r.convs.WithBot(ctx, tenantID, conv.ID); err == nil && !withBot {
+				takenOver = true
+				cancelCall()
+				return
+			}
+		}
 		r.convs.PublishDelta(ctx, tenantID, conv.ID, replyID, delta)
 	})
+	if takenOver {
+		log.Info("a person took over while the bot was answering; the reply is dropped")
+		return nil
+	}
 	if err != nil {
 		permanent := errors.Is(err, llm.ErrBadCredentials) || errors.Is(err, llm.ErrBadRequest)
 		if !permanent && !lastAttempt {

@@ -234,6 +234,19 @@ func (s *Service) PublishDelta(ctx context.Context, tenantID, conversationID, me
 	s.publish(ctx, realtime.Event{TenantID: tenantID, ConversationID: conversationID, Type: "delta", Data: data})
 }
 
+// WithBot reports whether the bot still owns the conversation; a reply
+// being written checks it so no streamed text reaches a visitor a person
+// has taken over.
+func (s *Service) WithBot(ctx context.Context, tenantID, conversationID string) (bool, error) {
+	var status string
+	err := s.store.Read(ctx, store.TenantScope(tenantID), func(tx *store.Tx) error {
+		c, err := tx.GetConversation(ctx, conversationID)
+		status = c.Status
+		return err
+	})
+	return status == "bot", err
+}
+
 // StoreReply stores the bot's reply to an inbound message (m.ReplyTo) and
 // publishes it — unless the conversation left the bot meanwhile (a person
 // took over while the model was thinking) or a reply exists already (a

@@ -52,21 +52,32 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) error {
 	}
 	typ, who := p.ActorID()
 	var ch store.Channel
+	var newConv, newContact string
 	err = s.store.Write(r.Context(), scope, func(tx *store.Tx) error {
 		if _, err := tx.GetAssistant(r.Context(), req.AssistantID); err != nil {
 			return err
 		}
-		ch, err = tx.APIChannel(r.Context(), req.AssistantID)
+		if ch, err = tx.APIChannel(r.Context(), req.AssistantID); err != nil || req.ConversationID != "" {
+			return err
+		}
+		// A new conversation every time unless the caller names one. It is
+		// created here so the answer's events can be subscribed to before
+		// the reply job exists: no streamed piece is missed.
+		ct, err := tx.UpsertContact(r.Context(), ch.ID, typ+":"+who+":"+store.NewID(), "")
+		if err != nil {
+			return err
+		}
+		conv, err := tx.CreateConversation(r.Context(), ch.ID, ct.ID)
+		newConv, newContact = conv.ID, ct.ID
 		return err
 	})
 	if err != nil {
 		return err
 	}
-	in := conversations.Inbound{TenantID: p.TenantID, ChannelID: ch.ID, ExternalID: typ + ":" + who, ConversationID: req.ConversationID,
+	in := conversations.Inbound{TenantID: p.TenantID, ChannelID: ch.ID, ConversationID: req.ConversationID,
 		Text: req.Message, ClientID: req.ClientID, RequestID: requestID(r.Context())}
 	if req.ConversationID == "" {
-		// A new conversation every time unless the caller names one.
-		in.ExternalID += ":" + store.NewID()
+		in.ConversationID, in.ContactID = newConv, newContact
 	} else {
 		err := s.store.Read(r.Context(), scope, func(tx *store.Tx) error {
 			conv, err := tx.GetConversation(r.Context(), req.ConversationID)
@@ -80,12 +91,12 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
+	sub := s.widget.Hub().Subscribe(p.TenantID, in.ConversationID, 64)
+	defer sub.Close()
 	res, err := s.convs.PostInbound(r.Context(), in)
 	if err != nil {
 		return err
 	}
-	sub := s.widget.Hub().Subscribe(p.TenantID, res.Conversation.ID, 64)
-	defer sub.Close()
 
 	var sse *sseWriter
 	if req.Stream {

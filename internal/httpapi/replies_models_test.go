@@ -62,7 +62,7 @@ func TestAWidgetVisitorIsAnsweredByTheConfiguredModel(t *testing.T) {
 				}
 				meta, _ := ms[1]["meta"].(map[string]any)
 				usage, _ := meta["usage"].(map[string]any)
-				if meta["provider"] != kind || usage == nil || usage["InputTokens"] == nil && usage["input_tokens"] == nil {
+				if meta["provider"] != kind || usage == nil || usage["input_tokens"] == nil {
 					t.Errorf("reply meta %v lacks the provider or its usage", meta)
 				}
 			})

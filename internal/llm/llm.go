@@ -52,7 +52,10 @@ type Passage struct {
 }
 
 // Usage is token accounting for one call.
-type Usage struct{ InputTokens, OutputTokens int }
+type Usage struct {
+	InputTokens  int `json:"input_tokens"`
+	OutputTokens int `json:"output_tokens"`
+}
 
 // Response is a completed answer.
 type Response struct {
