@@ -29,11 +29,15 @@ import (
 	"github.com/metachat/metachat/internal/conversations"
 	"github.com/metachat/metachat/internal/httpapi"
 	"github.com/metachat/metachat/internal/jobs"
+	"github.com/metachat/metachat/internal/knowledge"
+	"github.com/metachat/metachat/internal/knowledge/fetch"
 	"github.com/metachat/metachat/internal/llm"
+	"github.com/metachat/metachat/internal/messaging"
 	"github.com/metachat/metachat/internal/ratelimit"
 	"github.com/metachat/metachat/internal/realtime"
 	"github.com/metachat/metachat/internal/secrets"
 	"github.com/metachat/metachat/internal/store"
+	"github.com/metachat/metachat/internal/telegram"
 	"github.com/metachat/metachat/internal/tenants"
 	"github.com/metachat/metachat/internal/widget"
 )
@@ -278,11 +282,15 @@ func serve(ctx context.Context, args []string, env config.Lookup, stdio IO) erro
 	chans := channels.NewService(st, keys, cfg.BaseURL.String())
 	convs := conversations.NewService(st, bus, log)
 	assts := assistants.NewService(st, keys)
-	queue, err := newQueue(st, cfg, assts, convs, !*noWorkers, log)
+	kb, err := newKnowledge(st, cfg, bus, log)
 	if err != nil {
 		return err
 	}
-	convs.SetReplies(queue)
+	msg := newMessaging(st, cfg, chans, convs, bus, log)
+	queue, err := newQueue(st, cfg, services{assts, convs, kb, msg}, !*noWorkers, log)
+	if err != nil {
+		return err
+	}
 	if err := queue.Start(bg); err != nil {
 		return fmt.Errorf("start jobs: %w", err)
 	}
@@ -303,7 +311,7 @@ func serve(ctx context.Context, args []string, env config.Lookup, stdio IO) erro
 	api := httpapi.New(httpapi.Config{
 		BaseURL: cfg.BaseURL.String(), SecureCookies: cfg.SecureCookies(), MaxBodyBytes: cfg.MaxBodyBytes,
 		RateLimitIP: cfg.RateLimitIP, RateLimitKey: cfg.RateLimitKey, TrustedProxies: cfg.TrustedProxies, Version: Version,
-	}, log, httpapi.Deps{Store: st, Auth: authSvc, Assistants: assts, Tenants: tenants.NewService(st, authSvc, cfg.BaseURL.String()), Channels: chans, Conversations: convs, Widget: wh})
+	}, log, httpapi.Deps{Store: st, Auth: authSvc, Assistants: assts, Tenants: tenants.NewService(st, authSvc, cfg.BaseURL.String()), Channels: chans, Conversations: convs, Widget: wh, Knowledge: kb, Messaging: msg})
 
 	srv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	mode := "embedded SQLite at " + cfg.SQLitePath()
@@ -340,9 +348,17 @@ func serve(ctx context.Context, args []string, env config.Lookup, stdio IO) erro
 
 // newQueue builds the job queue; with work set it also runs the workers
 // (the reply pipeline with the server's default model).
-func newQueue(st *store.Store, cfg *config.Config, assts *assistants.Service, convs *conversations.Service, work bool, log *slog.Logger) (*jobs.Client, error) {
+// services are what the job workers run.
+type services struct {
+	assts *assistants.Service
+	convs *conversations.Service
+	kb    *knowledge.Service
+	msg   *messaging.Service
+}
+
+func newQueue(st *store.Store, cfg *config.Config, sv services, work bool, log *slog.Logger) (*jobs.Client, error) {
 	workers := river.NewWorkers()
-	replier := assistants.NewReplier(st, assts, convs, nil, llm.Config{
+	replier := assistants.NewReplier(st, sv.assts, sv.convs, sv.kb, llm.Config{
 		Provider: cfg.LLMProvider, BaseURL: cfg.LLMBaseURL, APIKey: cfg.LLMAPIKey, Model: cfg.LLMModel,
 		// One client for every model call: a provider is built per reply,
 		// and without a shared transport each call opened (and left idle) a
@@ -350,7 +366,42 @@ func newQueue(st *store.Store, cfg *config.Config, assts *assistants.Service, co
 		HTTPClient: &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()},
 	}, nil, log)
 	jobs.AddReplyWorker(workers, replier, log)
-	return jobs.New(st, jobs.Options{Work: work, Workers: workers, Log: log})
+	jobs.AddIngestWorker(workers, sv.kb, log)
+	jobs.AddMessagingWorkers(workers, sv.msg)
+	q, err := jobs.New(st, jobs.Options{Work: work, Workers: workers, Log: log})
+	if err != nil {
+		return nil, err
+	}
+	sv.convs.SetReplies(q)
+	sv.convs.SetDeliverer(q)
+	sv.kb.SetIngest(q)
+	sv.msg.SetMediaQueue(q)
+	return q, nil
+}
+
+// newMessaging builds the provider channels' service with the Graph and
+// Telegram clients at the configured URLs.
+func newMessaging(st *store.Store, cfg *config.Config, chans *channels.Service, convs *conversations.Service, bus realtime.Publisher, log *slog.Logger) *messaging.Service {
+	hc := &http.Client{Timeout: 30 * time.Second, Transport: http.DefaultTransport.(*http.Transport).Clone()}
+	tg := &telegram.Client{BaseURL: cfg.TelegramAPIURL, HTTP: hc}
+	chans.SetTelegram(tg)
+	return messaging.New(st, chans, convs, bus, messaging.GraphClient(cfg.MetaGraphURL, hc), tg, log)
+}
+
+// newKnowledge builds the knowledge base with the SSRF-safe fetcher for
+// URL imports.
+func newKnowledge(st *store.Store, cfg *config.Config, bus realtime.Publisher, log *slog.Logger) (*knowledge.Service, error) {
+	f := fetch.New(fetch.Options{Allow: cfg.FetchAllow, MaxBytes: cfg.MaxUploadBytes})
+	var embed knowledge.Embedder
+	if cfg.EmbeddingModel != "" {
+		e, err := llm.NewEmbedder(llm.Config{Provider: cfg.LLMProvider, BaseURL: cfg.LLMBaseURL, APIKey: cfg.LLMAPIKey, Model: cfg.EmbeddingModel,
+			HTTPClient: &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}})
+		if err != nil {
+			return nil, &config.Error{Var: "METACHAT_EMBEDDING_MODEL", Reason: err.Error()}
+		}
+		embed = e
+	}
+	return knowledge.NewService(st, bus, f, embed, knowledge.Options{MaxUploadBytes: cfg.MaxUploadBytes}, log), nil
 }
 
 // runMaintenance does the periodic housekeeping: expired sessions go.
@@ -406,7 +457,12 @@ func worker(ctx context.Context, args []string, env config.Lookup, stdio IO) err
 		})
 	}
 	convs := conversations.NewService(st, bus, log)
-	queue, err := newQueue(st, cfg, assistants.NewService(st, keys), convs, true, log)
+	kb, err := newKnowledge(st, cfg, bus, log)
+	if err != nil {
+		return err
+	}
+	msg := newMessaging(st, cfg, channels.NewService(st, keys, cfg.BaseURL.String()), convs, bus, log)
+	queue, err := newQueue(st, cfg, services{assistants.NewService(st, keys), convs, kb, msg}, true, log)
 	if err != nil {
 		return err
 	}

@@ -50,6 +50,8 @@ type Config struct {
 	SessionAbsolute  time.Duration  // METACHAT_SESSION_ABSOLUTE
 	KeyRotationGrace time.Duration  // METACHAT_KEY_ROTATION_GRACE: default grace for rotated API keys
 	TrustedProxies   []netip.Prefix // METACHAT_TRUSTED_PROXIES: CIDRs whose X-Forwarded-For is believed
+	FetchAllow       []netip.Prefix // METACHAT_FETCH_ALLOW: private ranges URL imports may reach anyway
+	MaxUploadBytes   int64          // METACHAT_MAX_UPLOAD_BYTES: largest knowledge document
 
 	WidgetSessionRate float64 // METACHAT_WIDGET_SESSION_RATE: widget sessions per second per IP
 	WidgetMessageRate float64 // METACHAT_WIDGET_MESSAGE_RATE: messages per second per visitor
@@ -82,7 +84,7 @@ func Load(env Lookup) (*Config, error) {
 		LLMBaseURL:     get("METACHAT_LLM_BASE_URL", ""),
 		LLMModel:       get("METACHAT_LLM_MODEL", ""),
 		EmbeddingModel: get("METACHAT_EMBEDDING_MODEL", ""),
-		MetaGraphURL:   get("METACHAT_META_GRAPH_URL", "https://graph.facebook.com/v21.0"),
+		MetaGraphURL:   get("METACHAT_META_GRAPH_URL", "https://graph.facebook.com/v25.0"),
 		TelegramAPIURL: get("METACHAT_TELEGRAM_API_URL", "https://api.telegram.org"),
 		LogFormat:      get("METACHAT_LOG_FORMAT", ""),
 		LogLevel:       get("METACHAT_LOG_LEVEL", "info"),
@@ -163,6 +165,9 @@ func Load(env Lookup) (*Config, error) {
 	if c.MaxBodyBytes, err = intVar(get, "METACHAT_MAX_BODY_BYTES", 1<<20, 1024, 1<<30); err != nil {
 		return nil, err
 	}
+	if c.MaxUploadBytes, err = intVar(get, "METACHAT_MAX_UPLOAD_BYTES", 20<<20, 1024, 1<<30); err != nil {
+		return nil, err
+	}
 	if c.RateLimitIP, err = floatVar(get, "METACHAT_RATE_LIMIT_IP", 20); err != nil {
 		return nil, err
 	}
@@ -186,6 +191,25 @@ func Load(env Lookup) (*Config, error) {
 	}
 	if c.KeyRotationGrace, err = durationVar(get, "METACHAT_KEY_ROTATION_GRACE", 24*time.Hour); err != nil {
 		return nil, err
+	}
+	for _, v := range []struct {
+		name string
+		dst  *[]netip.Prefix
+	}{{"METACHAT_FETCH_ALLOW", &c.FetchAllow}} {
+		for _, part := range strings.Split(get(v.name, ""), ",") {
+			if part = strings.TrimSpace(part); part == "" {
+				continue
+			}
+			p, err := netip.ParsePrefix(part)
+			if err != nil {
+				a, aerr := netip.ParseAddr(part)
+				if aerr != nil {
+					return nil, &Error{v.name, fmt.Sprintf("%q is not an IP address or CIDR prefix", part)}
+				}
+				p = netip.PrefixFrom(a, a.BitLen())
+			}
+			*v.dst = append(*v.dst, p)
+		}
 	}
 	if v := get("METACHAT_TRUSTED_PROXIES", ""); v != "" {
 		for _, part := range strings.Split(v, ",") {

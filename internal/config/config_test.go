@@ -103,7 +103,7 @@ func TestLoadWithEmptyEnvironmentUsesDocumentedDefaults(t *testing.T) {
 		BaseURLDerived:   true,
 		Embedded:         true,
 		LLMProvider:      "extractive",
-		MetaGraphURL:     "https://graph.facebook.com/v21.0",
+		MetaGraphURL:     "https://graph.facebook.com/v25.0",
 		TelegramAPIURL:   "https://api.telegram.org",
 		LogLevel:         "info",
 		MaxBodyBytes:     1 << 20,

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/metachat/metachat/internal/apperr"
@@ -36,6 +37,7 @@ type Service struct {
 	bus     realtime.Publisher
 	log     *slog.Logger
 	replies Enqueuer
+	deliver Deliverer
 }
 
 // SetReplies connects the reply queue (nil: nobody answers automatically).
@@ -89,6 +91,46 @@ type Inbound struct {
 	Text, ClientID string
 	// RequestID travels into the reply job's logs.
 	RequestID string
+
+	// Provider channels (WhatsApp, Messenger, Instagram, Telegram):
+	// ProviderMessageID makes a redelivered webhook a no-op; ContactName
+	// names a new contact; At is when the contact wrote (the 24-hour
+	// window); Meta keeps the provider's payload.
+	ProviderMessageID string
+	ContactName       string
+	At                time.Time
+	Meta              json.RawMessage
+	// NoReply stores the message without asking the bot (a reaction).
+	NoReply bool
+	// AfterAppend runs in the message's transaction (queueing a media
+	// download, say), so the two are stored together or not at all.
+	AfterAppend func(ctx context.Context, tx *store.Tx, m store.Message) error
+}
+
+// Deliverer queues sending a message out through its provider channel, in
+// the transaction that stores it.
+type Deliverer interface {
+	EnqueueDelivery(ctx context.Context, tx *store.Tx, messageID string) error
+}
+
+// SetDeliverer connects outbound delivery for provider channels.
+func (s *Service) SetDeliverer(d Deliverer) { s.deliver = d }
+
+// deliverAfter queues m for its provider when its channel has one.
+func (s *Service) deliverAfter(ctx context.Context, tx *store.Tx, channelID string, m *store.Message) (bool, error) {
+	if s.deliver == nil {
+		return false, nil
+	}
+	ch, err := tx.GetChannel(ctx, channelID)
+	if err != nil {
+		return false, err
+	}
+	switch ch.Type {
+	case "whatsapp", "messenger", "instagram", "telegram":
+		m.Delivery = "pending"
+		return true, nil
+	}
+	return false, nil
 }
 
 // Appended is the result of writing a message.
@@ -116,7 +158,7 @@ func (s *Service) PostInbound(ctx context.Context, in Inbound) (Appended, error)
 		var conv store.Conversation
 		var err error
 		if in.ContactID == "" {
-			ct, err := tx.UpsertContact(ctx, in.ChannelID, in.ExternalID, "")
+			ct, err := tx.UpsertContact(ctx, in.ChannelID, in.ExternalID, in.ContactName)
 			if err != nil {
 				return err
 			}
@@ -146,17 +188,43 @@ func (s *Service) PostInbound(ctx context.Context, in Inbound) (Appended, error)
 				return err
 			}
 		}
+		if in.ProviderMessageID != "" {
+			if m, err := tx.MessageByProviderID(ctx, in.ChannelID, in.ProviderMessageID); err == nil {
+				out = Appended{Message: m, Conversation: conv, Duplicate: true}
+				return nil
+			} else if !apperr.Is(err, apperr.NotFound) {
+				return err
+			}
+		}
 		if conv.Status == "resolved" {
 			if err := tx.SetConversationStatus(ctx, conv.ID, "bot", ""); err != nil {
 				return err
 			}
 			conv.Status, conv.AssigneeID, statusChanged = "bot", "", true
 		}
-		m, err := tx.AppendMessage(ctx, store.Message{ConversationID: conv.ID, Role: "user", Text: text, ClientID: in.ClientID, AuthorID: in.ContactID})
+		m, err := tx.AppendMessage(ctx, store.Message{ConversationID: conv.ID, Role: "user", Text: text, ClientID: in.ClientID,
+			AuthorID: in.ContactID, ProviderMessageID: in.ProviderMessageID, Meta: in.Meta})
 		if err != nil {
 			return err
 		}
-		if conv.Status == "bot" && s.replies != nil {
+		if in.ProviderMessageID != "" {
+			at := in.At
+			if at.IsZero() || at.After(tx.Now) {
+				at = tx.Now
+			}
+			if err := tx.MarkInbound(ctx, conv.ID, at); err != nil {
+				return err
+			}
+			if err := tx.TouchChannel(ctx, in.ChannelID, store.ChannelInbound); err != nil {
+				return err
+			}
+		}
+		if in.AfterAppend != nil {
+			if err := in.AfterAppend(ctx, tx, m); err != nil {
+				return err
+			}
+		}
+		if conv.Status == "bot" && s.replies != nil && !in.NoReply {
 			// Only a channel with an assistant gets a reply job: the queue
 			// costs writes that channels without a bot should not pay.
 			ch, err := tx.GetChannel(ctx, conv.ChannelID)
@@ -280,9 +348,18 @@ func (s *Service) storeBotMessage(ctx context.Context, tenantID string, m store.
 				return err
 			}
 		}
+		deliver, err := s.deliverAfter(ctx, tx, conv.ChannelID, &m)
+		if err != nil {
+			return err
+		}
 		out, err = tx.AppendMessage(ctx, m)
 		if err != nil {
 			return err
+		}
+		if deliver {
+			if err := s.deliver.EnqueueDelivery(ctx, tx, out.ID); err != nil {
+				return fmt.Errorf("enqueue delivery: %w", err)
+			}
 		}
 		stored = true
 		return nil
@@ -370,6 +447,8 @@ type AgentMessage struct {
 	Text     string
 	Note     bool // a private note, for agents only
 	ClientID string
+	// Meta carries a WhatsApp template to send instead of text.
+	Meta json.RawMessage
 }
 
 // PostAgentMessage stores an agent's reply or note. A reply takes the
@@ -421,9 +500,21 @@ func (s *Service) PostAgentMessage(ctx context.Context, p *auth.Principal, conve
 			}
 			conv.Status, conv.AssigneeID, statusChanged = "human", assignee, true
 		}
-		m, err := tx.AppendMessage(ctx, store.Message{ConversationID: conv.ID, Role: role, Text: text, ClientID: am.ClientID, AuthorID: author})
+		msg := store.Message{ConversationID: conv.ID, Role: role, Text: text, ClientID: am.ClientID, AuthorID: author, Meta: am.Meta}
+		deliver := false
+		if !am.Note {
+			if deliver, err = s.deliverAfter(ctx, tx, conv.ChannelID, &msg); err != nil {
+				return err
+			}
+		}
+		m, err := tx.AppendMessage(ctx, msg)
 		if err != nil {
 			return err
+		}
+		if deliver {
+			if err := s.deliver.EnqueueDelivery(ctx, tx, m.ID); err != nil {
+				return fmt.Errorf("enqueue delivery: %w", err)
+			}
 		}
 		conv.LastSeq = m.Seq
 		out = Appended{Message: m, Conversation: conv}

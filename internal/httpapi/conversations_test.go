@@ -142,7 +142,8 @@ func TestTheChannelsAPICreatesReadsUpdatesAndDeletesWebChannels(t *testing.T) {
 				{"an unsupported language", map[string]any{"type": "web", "name": "x", "config": map[string]any{"language": "fr"}}, "config.language"},
 				{"an unknown config field", map[string]any{"type": "web", "name": "x", "config": map[string]any{"colour": "#2563eb"}}, "config.colour"},
 				{"a config field of the wrong type", map[string]any{"type": "web", "name": "x", "config": map[string]any{"allowed_origins": "https://shop.example"}}, "config.allowed_origins"},
-				{"a type other than web", map[string]any{"type": "whatsapp", "name": "x"}, "type"},
+				{"an unknown type", map[string]any{"type": "sms", "name": "x"}, "type"},
+				{"a whatsapp channel without its settings", map[string]any{"type": "whatsapp", "name": "x"}, "config.phone_number_id"},
 				{"no type", map[string]any{"name": "x"}, "type"},
 				{"no name", map[string]any{"type": "web"}, "name"},
 			} {

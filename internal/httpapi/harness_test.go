@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -21,12 +22,16 @@ import (
 	"github.com/metachat/metachat/internal/conversations"
 	"github.com/metachat/metachat/internal/httpapi"
 	"github.com/metachat/metachat/internal/jobs"
+	"github.com/metachat/metachat/internal/knowledge"
+	"github.com/metachat/metachat/internal/knowledge/fetch"
 	"github.com/metachat/metachat/internal/llm"
+	"github.com/metachat/metachat/internal/messaging"
 	"github.com/metachat/metachat/internal/ratelimit"
 	"github.com/metachat/metachat/internal/realtime"
 	"github.com/metachat/metachat/internal/secrets"
 	"github.com/metachat/metachat/internal/store"
 	"github.com/metachat/metachat/internal/store/storetest"
+	"github.com/metachat/metachat/internal/telegram"
 	"github.com/metachat/metachat/internal/tenants"
 	"github.com/metachat/metachat/internal/widget"
 )
@@ -43,6 +48,8 @@ type env struct {
 	widget  *widget.Handler
 	convs   *conversations.Service
 	replier *assistants.Replier
+	kb      *knowledge.Service
+	msg     *messaging.Service
 	queue   *jobs.Client
 	// newQueue starts another job queue running the reply worker over the
 	// same database (a second worker process, or the first one restarted).
@@ -55,6 +62,13 @@ type envOptions struct {
 	auth auth.Options
 	// llm is the server's default model (default: extractive).
 	llm llm.Config
+	// fetchAllow opens address ranges to URL imports (test servers listen
+	// on loopback, which is refused by default).
+	fetchAllow []netip.Prefix
+	// graphURL and telegramURL point provider channels at fakes.
+	graphURL, telegramURL string
+	// embed gives documents vectors (default: none).
+	embed knowledge.Embedder
 	// widgetMessageRate limits widget messages per second per visitor
 	// (default: generous).
 	widgetMessageRate float64
@@ -97,10 +111,22 @@ func newEnv(t *testing.T, d store.Dialect, opts ...envOptions) *env {
 	chans := channels.NewService(st, keys, o.cfg.BaseURL)
 	convs := conversations.NewService(st, hub, log)
 	assts := assistants.NewService(st, keys)
-	replier := assistants.NewReplier(st, assts, convs, nil, o.llm, nil, log)
+	kb := knowledge.NewService(st, hub, fetch.New(fetch.Options{Allow: o.fetchAllow, Timeout: 5 * time.Second}), o.embed, knowledge.Options{MaxUploadBytes: 2 << 20}, log)
+	replier := assistants.NewReplier(st, assts, convs, kb, o.llm, nil, log)
+	if o.graphURL == "" {
+		o.graphURL = "http://127.0.0.1:9" // nothing listens: a test that sends must set a fake
+	}
+	if o.telegramURL == "" {
+		o.telegramURL = "http://127.0.0.1:9"
+	}
+	tg := &telegram.Client{BaseURL: o.telegramURL, HTTP: &http.Client{Timeout: 10 * time.Second}}
+	chans.SetTelegram(tg)
+	msg := messaging.New(st, chans, convs, hub, messaging.GraphClient(o.graphURL, &http.Client{Timeout: 10 * time.Second}), tg, log)
 	newQueue := func() *jobs.Client {
 		workers := river.NewWorkers()
 		jobs.AddReplyWorker(workers, replier, log)
+		jobs.AddIngestWorker(workers, kb, log)
+		jobs.AddMessagingWorkers(workers, msg)
 		q, err := jobs.New(st, jobs.Options{Work: true, Workers: workers, Log: log})
 		if err != nil {
 			t.Fatal(err)
@@ -117,16 +143,19 @@ func newEnv(t *testing.T, d store.Dialect, opts ...envOptions) *env {
 	}
 	queue := newQueue()
 	convs.SetReplies(queue)
+	kb.SetIngest(queue)
+	convs.SetDeliverer(queue)
+	msg.SetMediaQueue(queue)
 	limits := widget.Limits{Sessions: ratelimit.New(o.cfg.RateLimitIP, int(o.cfg.RateLimitIP)), Messages: ratelimit.New(o.widgetMessageRate, int(o.widgetMessageRate)+1)}
 	wh, err := widget.New(st, chans, convs, hub, keys, o.cfg.BaseURL, limits, log)
 	if err != nil {
 		t.Fatal(err)
 	}
-	api := httpapi.New(o.cfg, log, httpapi.Deps{Store: st, Auth: au, Assistants: assts, Tenants: tn, Channels: chans, Conversations: convs, Widget: wh})
+	api := httpapi.New(o.cfg, log, httpapi.Deps{Store: st, Auth: au, Assistants: assts, Tenants: tn, Channels: chans, Conversations: convs, Widget: wh, Knowledge: kb, Messaging: msg})
 	srv.Config.Handler = api
 	t.Cleanup(srv.Close)
 	t.Cleanup(wh.Shutdown)
-	return &env{t: t, st: st, api: api, srv: srv, auth: au, tenants: tn, hub: hub, widget: wh, convs: convs, replier: replier, queue: queue, newQueue: newQueue}
+	return &env{t: t, st: st, api: api, srv: srv, auth: au, tenants: tn, hub: hub, widget: wh, convs: convs, replier: replier, kb: kb, msg: msg, queue: queue, newQueue: newQueue}
 }
 
 // forEachDialect runs fn against a fresh server per dialect.

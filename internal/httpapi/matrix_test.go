@@ -19,10 +19,12 @@ type victim struct {
 	ChannelID, PublicKey      string
 	ContactID, ConversationID string
 	AssistantID               string
+	DocumentID, ChunkID       string
+	MessageID                 string
 }
 
 func (v victim) ids() []string {
-	return []string{v.ID, v.KeyID, v.MemberID, v.InvitationID, v.ChannelID, v.PublicKey, v.ContactID, v.ConversationID, v.AssistantID}
+	return []string{v.ID, v.KeyID, v.MemberID, v.InvitationID, v.ChannelID, v.PublicKey, v.ContactID, v.ConversationID, v.AssistantID, v.DocumentID, v.ChunkID, v.MessageID}
 }
 
 func newVictim(e *env) victim {
@@ -39,8 +41,17 @@ func newVictim(e *env) victim {
 	ch := e.as(v.Key).do("POST", "/api/v1/channels", map[string]any{"type": "web", "name": "B web", "config": map[string]any{"allowed_origins": []string{"https://b.example"}}}).must(e.t, 201).JSON(e.t)
 	v.ChannelID, v.PublicKey = ch["id"].(string), ch["public_key"].(string)
 	v.ContactID, v.ConversationID = e.visitorSays(v.ID, v.ChannelID, "visitor-b", "hello from B")
+	msgs := e.as(v.Key).do("GET", "/api/v1/conversations/"+v.ConversationID+"/messages", nil).must(e.t, 200).JSON(e.t)["items"].([]any)
+	v.MessageID = msgs[0].(map[string]any)["id"].(string)
+	v.DocumentID = e.as(v.Key).do("POST", "/api/v1/documents", map[string]any{"title": "B handbook", "text": victimSecret}).must(e.t, 202).JSON(e.t)["id"].(string)
+	e.awaitDocument(v.Key, v.DocumentID, "ready")
+	chunks := e.as(v.Key).do("GET", "/api/v1/documents/"+v.DocumentID+"/chunks", nil).must(e.t, 200).JSON(e.t)["items"].([]any)
+	v.ChunkID = chunks[0].(map[string]any)["id"].(string)
 	return v
 }
+
+// victimSecret is in B's knowledge only: A's search must never find it.
+const victimSecret = "The vault combination is zebrafinch quasar 4471."
 
 // matrixRow says how to call one tenant route against tenant B's data.
 type matrixRow struct {
@@ -77,6 +88,14 @@ var matrix = map[string]matrixRow{
 	"PATCH /api/v1/assistants/{id}":  {id: func(v victim) string { return v.AssistantID }, body: map[string]any{"instructions": "pwned"}, want: 404},
 	"DELETE /api/v1/assistants/{id}": {id: func(v victim) string { return v.AssistantID }, want: 404},
 
+	"GET /api/v1/documents":                    {want: 200},
+	"POST /api/v1/documents":                   {body: map[string]any{"title": "A doc", "text": "A's own words."}, want: 202},
+	"GET /api/v1/documents/{id}":               {id: func(v victim) string { return v.DocumentID }, want: 404},
+	"PUT /api/v1/documents/{id}":               {id: func(v victim) string { return v.DocumentID }, body: map[string]any{"title": "pwned", "text": "pwned"}, want: 404},
+	"DELETE /api/v1/documents/{id}":            {id: func(v victim) string { return v.DocumentID }, want: 404},
+	"POST /api/v1/documents/{id}/reindex":      {id: func(v victim) string { return v.DocumentID }, want: 404},
+	"GET /api/v1/documents/{id}/chunks":        {id: func(v victim) string { return v.DocumentID }, want: 404},
+	"POST /api/v1/search":                      {body: map[string]any{"query": "vault combination zebrafinch quasar"}, want: 200},
 	"GET /api/v1/channels":                     {want: 200},
 	"POST /api/v1/channels":                    {body: map[string]any{"type": "web", "name": "A web"}, want: 201},
 	"GET /api/v1/channels/{id}":                {id: func(v victim) string { return v.ChannelID }, want: 404},
@@ -86,6 +105,9 @@ var matrix = map[string]matrixRow{
 	"GET /api/v1/conversations/{id}":           {id: func(v victim) string { return v.ConversationID }, want: 404},
 	"GET /api/v1/conversations/{id}/messages":  {id: func(v victim) string { return v.ConversationID }, want: 404},
 	"POST /api/v1/conversations/{id}/messages": {id: func(v victim) string { return v.ConversationID }, body: map[string]any{"text": "injected"}, want: 404},
+	"POST /api/v1/conversations/{id}/template": {id: func(v victim) string { return v.ConversationID }, body: map[string]any{"name": "hello_world", "language": "en_US"}, want: 404},
+	"GET /api/v1/messages/{id}/media":          {id: func(v victim) string { return v.MessageID }, want: 404},
+	"GET /api/v1/media/{id}":                   {id: func(v victim) string { return v.MessageID }, want: 404},
 	"POST /api/v1/conversations/{id}/handoff":  {id: func(v victim) string { return v.ConversationID }, want: 404},
 	"POST /api/v1/conversations/{id}/handback": {id: func(v victim) string { return v.ConversationID }, want: 404},
 	"POST /api/v1/conversations/{id}/resolve":  {id: func(v victim) string { return v.ConversationID }, want: 404},
@@ -119,7 +141,8 @@ func fingerprint(t *testing.T, e *env, v victim) string {
 	b := e.as(v.Key)
 	var parts []string
 	for _, path := range []string{"/api/v1/tenant", "/api/v1/api-keys", "/api/v1/members", "/api/v1/invitations", "/api/v1/assistants",
-		"/api/v1/channels", "/api/v1/conversations", "/api/v1/conversations/" + v.ConversationID + "/messages"} {
+		"/api/v1/channels", "/api/v1/conversations", "/api/v1/conversations/" + v.ConversationID + "/messages",
+		"/api/v1/documents", "/api/v1/documents/" + v.DocumentID + "/chunks"} {
 		r := b.do("GET", path, nil).must(t, 200)
 		parts = append(parts, volatile.ReplaceAllString(string(r.Body), ""))
 	}
@@ -157,6 +180,9 @@ func TestTenantACannotReachTenantBThroughAnyRoute(t *testing.T) {
 				r := c.do(method, path, body)
 				if r.Status != row.want {
 					t.Errorf("%s %s as A's %s: status %d, want %d: %s", method, path, kind, r.Status, row.want, r.Body)
+				}
+				if strings.Contains(string(r.Body), "zebrafinch") {
+					t.Errorf("%s %s as A's %s leaked B's knowledge: %s", method, path, kind, r.Body)
 				}
 				for _, id := range v.ids() {
 					if strings.Contains(string(r.Body), id) {

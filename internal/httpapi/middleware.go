@@ -97,7 +97,7 @@ func (s *Server) outer(next http.Handler) http.Handler {
 		ctx := context.WithValue(r.Context(), requestIDKey, id)
 		ctx = context.WithValue(ctx, loggerKey, l)
 		ctx = context.WithValue(ctx, clientIPKey, ip)
-		ctx = context.WithValue(ctx, principalKey{}, &reqState{})
+		ctx = context.WithValue(ctx, principalKey{}, &reqState{body: r.Body})
 		r = r.WithContext(ctx)
 
 		h := w.Header()

@@ -46,6 +46,22 @@ func (s *Server) routeTable() []Route {
 		{Pattern: "PATCH /api/v1/assistants/{id}", Access: Tenant, Scope: "admin", Handle: s.updateAssistant},
 		{Pattern: "DELETE /api/v1/assistants/{id}", Access: Tenant, Scope: "admin", Handle: s.deleteAssistant},
 
+		// Provider webhooks: public, authenticated by the provider's
+		// signature or secret token; not rate limited per IP (Meta and
+		// Telegram deliver from a few addresses at high rates).
+		{Pattern: "GET /webhooks/{channel_id}", Access: Public, Unlimited: true, Handle: s.verifyWebhook},
+		{Pattern: "POST /webhooks/{channel_id}", Access: Public, Unlimited: true, MaxBody: webhookLimit, Handle: s.receiveWebhook},
+
+		// Knowledge.
+		{Pattern: "GET /api/v1/documents", Access: Tenant, Scope: "read", Handle: s.listDocuments},
+		{Pattern: "POST /api/v1/documents", Access: Tenant, Scope: "admin", MaxBody: s.uploadLimit, Handle: s.createDocument},
+		{Pattern: "GET /api/v1/documents/{id}", Access: Tenant, Scope: "read", Handle: s.getDocument},
+		{Pattern: "PUT /api/v1/documents/{id}", Access: Tenant, Scope: "admin", MaxBody: s.uploadLimit, Handle: s.replaceDocument},
+		{Pattern: "DELETE /api/v1/documents/{id}", Access: Tenant, Scope: "admin", Handle: s.deleteDocument},
+		{Pattern: "POST /api/v1/documents/{id}/reindex", Access: Tenant, Scope: "admin", Handle: s.reindexDocument},
+		{Pattern: "GET /api/v1/documents/{id}/chunks", Access: Tenant, Scope: "read", Handle: s.listChunks},
+		{Pattern: "POST /api/v1/search", Access: Tenant, Scope: "read", Handle: s.search},
+
 		{Pattern: "POST /api/v1/chat", Access: Tenant, Scope: "write", Handle: s.chat},
 
 		// Channels and conversations.
@@ -58,6 +74,9 @@ func (s *Server) routeTable() []Route {
 		{Pattern: "GET /api/v1/conversations/{id}", Access: Tenant, Scope: "read", Handle: s.getConversation},
 		{Pattern: "GET /api/v1/conversations/{id}/messages", Access: Tenant, Scope: "read", Handle: s.listMessages},
 		{Pattern: "POST /api/v1/conversations/{id}/messages", Access: Tenant, Scope: "write", Handle: s.postMessage},
+		{Pattern: "POST /api/v1/conversations/{id}/template", Access: Tenant, Scope: "write", Handle: s.sendTemplate},
+		{Pattern: "GET /api/v1/messages/{id}/media", Access: Tenant, Scope: "read", Handle: s.listMedia},
+		{Pattern: "GET /api/v1/media/{id}", Access: Tenant, Scope: "read", Handle: s.getMedia},
 		{Pattern: "POST /api/v1/conversations/{id}/handoff", Access: Tenant, Scope: "write", Handle: s.handoff},
 		{Pattern: "POST /api/v1/conversations/{id}/handback", Access: Tenant, Scope: "write", Handle: s.handback},
 		{Pattern: "POST /api/v1/conversations/{id}/resolve", Access: Tenant, Scope: "write", Handle: s.resolve},

@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto/subtle"
 	"errors"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -17,6 +18,8 @@ import (
 	"github.com/metachat/metachat/internal/auth"
 	"github.com/metachat/metachat/internal/channels"
 	"github.com/metachat/metachat/internal/conversations"
+	"github.com/metachat/metachat/internal/knowledge"
+	"github.com/metachat/metachat/internal/messaging"
 	"github.com/metachat/metachat/internal/ratelimit"
 	"github.com/metachat/metachat/internal/store"
 	"github.com/metachat/metachat/internal/tenants"
@@ -43,6 +46,8 @@ type Deps struct {
 	Channels      *channels.Service
 	Conversations *conversations.Service
 	Widget        *widget.Handler
+	Knowledge     *knowledge.Service
+	Messaging     *messaging.Service
 }
 
 // Server serves the API.
@@ -56,6 +61,8 @@ type Server struct {
 	chans   *channels.Service
 	convs   *conversations.Service
 	widget  *widget.Handler
+	kb      *knowledge.Service
+	msg     *messaging.Service
 	metrics *metrics
 	ipLimit *ratelimit.Limiter
 	keyLim  *ratelimit.Limiter
@@ -75,7 +82,7 @@ func New(cfg Config, log *slog.Logger, d Deps) *Server {
 		cfg.RateLimitKey = 50
 	}
 	s := &Server{
-		cfg: cfg, log: log, store: d.Store, auth: d.Auth, tenants: d.Tenants, assts: d.Assistants, chans: d.Channels, convs: d.Conversations, widget: d.Widget,
+		cfg: cfg, log: log, store: d.Store, auth: d.Auth, tenants: d.Tenants, assts: d.Assistants, chans: d.Channels, convs: d.Conversations, widget: d.Widget, kb: d.Knowledge, msg: d.Messaging,
 		metrics: newMetrics(d.Store.DB()),
 		ipLimit: ratelimit.New(cfg.RateLimitIP, int(2*cfg.RateLimitIP)+1),
 		keyLim:  ratelimit.New(cfg.RateLimitKey, int(2*cfg.RateLimitKey)+1),
@@ -118,7 +125,9 @@ type Route struct {
 	Scope   string // for Tenant routes: read, write or admin
 	// Unlimited routes skip the per-IP rate limit (health checks, metrics).
 	Unlimited bool
-	Handle    func(http.ResponseWriter, *http.Request) error
+	// MaxBody replaces the server-wide request size limit (uploads).
+	MaxBody func() int64
+	Handle  func(http.ResponseWriter, *http.Request) error
 }
 
 var errPanic = errors.New("handler panicked")
@@ -135,7 +144,12 @@ func principalOf(r *http.Request) *auth.Principal {
 
 // reqState is mutable per-request state shared with the outer middleware
 // (which runs before authentication but logs after it).
-type reqState struct{ p *auth.Principal }
+type reqState struct {
+	p *auth.Principal
+	// body is the request body before the server-wide size limit, for
+	// routes that allow more (uploads).
+	body io.ReadCloser
+}
 
 // SessionCookie is the dashboard session cookie's name.
 const SessionCookie = "metachat_session"
@@ -150,6 +164,9 @@ func (s *Server) wrap(rt Route) http.Handler {
 		if st == nil {
 			st = &reqState{}
 			r = r.WithContext(context.WithValue(r.Context(), principalKey{}, st))
+		}
+		if rt.MaxBody != nil && st.body != nil {
+			r.Body = http.MaxBytesReader(w, st.body, rt.MaxBody())
 		}
 		err := s.serve(w, r, rt, st)
 		if err != nil {

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -74,7 +75,12 @@ func New(st *store.Store, o Options) (*Client, error) {
 		if o.Concurrency == 0 {
 			o.Concurrency = 20
 		}
-		cfg.Queues = map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: o.Concurrency}}
+		// Ingest has its own few workers: a burst of uploads (each
+		// CPU-heavy) must not take the workers replies need.
+		cfg.Queues = map[string]river.QueueConfig{
+			river.QueueDefault: {MaxWorkers: o.Concurrency},
+			QueueIngest:        {MaxWorkers: max(2, runtime.NumCPU())},
+		}
 		cfg.Workers = o.Workers
 	}
 	rc, err := river.NewClient(driverFor(st), cfg)

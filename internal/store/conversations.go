@@ -67,18 +67,27 @@ type Conversation struct {
 	LastSeq       int64     `json:"last_seq"`
 	LastMessageAt time.Time `json:"last_message_at"`
 	CreatedAt     time.Time `json:"created_at"`
+	// LastInboundAt is when the contact last wrote: provider channels
+	// may answer freely only within 24 hours of it.
+	LastInboundAt time.Time `json:"-"`
+	// NeedsTemplate is set when the provider refused a message because
+	// the customer-service window closed: an agent must send a template.
+	NeedsTemplate bool `json:"needs_template"`
 	// Contact is filled in by listings (DESIGN §7's conversation shape).
 	Contact *Contact `json:"contact,omitempty"`
 }
 
-const conversationCols = `id, channel_id, contact_id, status, assignee_id, last_seq, last_message_at, created_at`
+const conversationCols = `id, channel_id, contact_id, status, assignee_id, last_seq, last_message_at, created_at, last_inbound_at, needs_template`
 
 func scanConversation(sc interface{ Scan(...any) error }) (Conversation, error) {
 	var c Conversation
 	var asg sql.NullString
-	var lm, cr int64
-	err := sc.Scan(&c.ID, &c.ChannelID, &c.ContactID, &c.Status, &asg, &c.LastSeq, &lm, &cr)
+	var lm, cr, li int64
+	err := sc.Scan(&c.ID, &c.ChannelID, &c.ContactID, &c.Status, &asg, &c.LastSeq, &lm, &cr, &li, &c.NeedsTemplate)
 	c.AssigneeID, c.LastMessageAt, c.CreatedAt = asg.String, fromMicros(lm), fromMicros(cr)
+	if li > 0 {
+		c.LastInboundAt = fromMicros(li)
+	}
 	return c, err
 }
 
@@ -127,7 +136,7 @@ func (t *Tx) ListConversations(ctx context.Context, f ConversationFilter, p Page
 		}
 	}
 	args = append(args, p.Limit)
-	q := `SELECT c.id, c.channel_id, c.contact_id, c.status, c.assignee_id, c.last_seq, c.last_message_at, c.created_at,
+	q := `SELECT c.id, c.channel_id, c.contact_id, c.status, c.assignee_id, c.last_seq, c.last_message_at, c.created_at, c.needs_template,
     k.id, k.channel_id, k.external_id, k.name, k.email, k.phone, k.created_at, k.last_seen_at
 FROM conversations c JOIN contacts k ON k.tenant_id = c.tenant_id AND k.id = c.contact_id
 WHERE c.` + strings.Join(where, " AND c.") + ` ORDER BY c.id DESC LIMIT $` + strconv.Itoa(len(args))
@@ -142,7 +151,7 @@ WHERE c.` + strings.Join(where, " AND c.") + ` ORDER BY c.id DESC LIMIT $` + str
 		var k Contact
 		var asg sql.NullString
 		var lm, cr, kc, ks int64
-		if err := rows.Scan(&c.ID, &c.ChannelID, &c.ContactID, &c.Status, &asg, &c.LastSeq, &lm, &cr,
+		if err := rows.Scan(&c.ID, &c.ChannelID, &c.ContactID, &c.Status, &asg, &c.LastSeq, &lm, &cr, &c.NeedsTemplate,
 			&k.ID, &k.ChannelID, &k.ExternalID, &k.Name, &k.Email, &k.Phone, &kc, &ks); err != nil {
 			return nil, err
 		}

@@ -11,17 +11,19 @@ import (
 // Message is one entry of a conversation. Seq numbers a conversation's
 // messages 1, 2, 3… with no gaps, assigned in the writing transaction.
 type Message struct {
-	ID                string          `json:"id"`
-	ConversationID    string          `json:"conversation_id"`
-	ChannelID         string          `json:"-"`
-	Seq               int64           `json:"seq"`
-	Role              string          `json:"role"`
-	Text              string          `json:"text"`
-	ClientID          string          `json:"client_id,omitempty"`
-	ProviderMessageID string          `json:"provider_message_id,omitempty"`
-	AuthorID          string          `json:"author_id,omitempty"`
-	Delivery          string          `json:"delivery"`
-	Citations         json.RawMessage `json:"citations"`
+	ID                string `json:"id"`
+	ConversationID    string `json:"conversation_id"`
+	ChannelID         string `json:"-"`
+	Seq               int64  `json:"seq"`
+	Role              string `json:"role"`
+	Text              string `json:"text"`
+	ClientID          string `json:"client_id,omitempty"`
+	ProviderMessageID string `json:"provider_message_id,omitempty"`
+	AuthorID          string `json:"author_id,omitempty"`
+	Delivery          string `json:"delivery"`
+	// DeliveryError says why a message to a provider channel failed.
+	DeliveryError string          `json:"delivery_error,omitempty"`
+	Citations     json.RawMessage `json:"citations"`
 	// ReplyTo is the inbound message an assistant reply answers; unique,
 	// so a retried reply job can never store a second answer.
 	ReplyTo string `json:"reply_to,omitempty"`
@@ -30,14 +32,14 @@ type Message struct {
 	CreatedAt time.Time       `json:"created_at"`
 }
 
-const messageCols = `id, conversation_id, channel_id, seq, role, text, client_id, provider_message_id, author_id, delivery, citations, reply_to, meta, created_at`
+const messageCols = `id, conversation_id, channel_id, seq, role, text, client_id, provider_message_id, author_id, delivery, citations, reply_to, meta, created_at, delivery_error`
 
 func scanMessage(sc interface{ Scan(...any) error }) (Message, error) {
 	var m Message
 	var cid, pid, rt sql.NullString
 	var cit, meta string
 	var cr int64
-	err := sc.Scan(&m.ID, &m.ConversationID, &m.ChannelID, &m.Seq, &m.Role, &m.Text, &cid, &pid, &m.AuthorID, &m.Delivery, &cit, &rt, &meta, &cr)
+	err := sc.Scan(&m.ID, &m.ConversationID, &m.ChannelID, &m.Seq, &m.Role, &m.Text, &cid, &pid, &m.AuthorID, &m.Delivery, &cit, &rt, &meta, &cr, &m.DeliveryError)
 	m.ClientID, m.ProviderMessageID, m.Citations, m.CreatedAt = cid.String, pid.String, json.RawMessage(cit), fromMicros(cr)
 	m.ReplyTo = rt.String
 	if meta != "{}" && meta != "" {
@@ -73,8 +75,8 @@ WHERE tenant_id = $2 AND id = $3 RETURNING last_seq, channel_id`, micros(t.Now),
 	if len(m.Meta) > 0 {
 		meta = string(m.Meta)
 	}
-	_, err = t.exec(ctx, `INSERT INTO messages (tenant_id, `+messageCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
-		t.tenant(), m.ID, m.ConversationID, m.ChannelID, m.Seq, m.Role, m.Text, nullString(m.ClientID), nullString(m.ProviderMessageID), m.AuthorID, m.Delivery, string(m.Citations), nullString(m.ReplyTo), meta, micros(t.Now))
+	_, err = t.exec(ctx, `INSERT INTO messages (tenant_id, `+messageCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
+		t.tenant(), m.ID, m.ConversationID, m.ChannelID, m.Seq, m.Role, m.Text, nullString(m.ClientID), nullString(m.ProviderMessageID), m.AuthorID, m.Delivery, string(m.Citations), nullString(m.ReplyTo), meta, micros(t.Now), m.DeliveryError)
 	if isUniqueViolation(err) {
 		return Message{}, ErrDuplicate
 	}
@@ -144,4 +146,10 @@ func (t *Tx) ListMessages(ctx context.Context, conversationID string, afterSeq i
 		out = append(out, m)
 	}
 	return out, rows.Err()
+}
+
+// MessageByProviderID finds a message by the id its provider gave it.
+func (t *Tx) MessageByProviderID(ctx context.Context, channelID, providerID string) (Message, error) {
+	m, err := scanMessage(t.queryRow(ctx, `SELECT `+messageCols+` FROM messages WHERE tenant_id = $1 AND channel_id = $2 AND provider_message_id = $3`, t.tenant(), channelID, providerID))
+	return m, notFound(err, "message")
 }

@@ -252,8 +252,11 @@ func testWidgetScenarios(t *testing.T, browser context.Context, dialect string) 
 		if !slices.Contains(paths, "/widget/frame") {
 			t.Errorf("the server saw no GET /widget/frame from the disallowed page; requests: %v", paths)
 		}
+		// A WebSocket's access-log line is written when it closes, so an
+		// earlier scenario's socket may be logged here; Chromium's own
+		// record of this tab's sockets (above) is the check for those.
 		for _, p := range paths {
-			if p == "/api/v1/widget/sessions" || p == "/api/v1/widget/ws" {
+			if p == "/api/v1/widget/sessions" {
 				t.Errorf("the frame on a disallowed origin reached %s (requests: %v)", p, paths)
 			}
 		}

@@ -13,6 +13,7 @@ package fake
 import (
 	"encoding/json"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -20,6 +21,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode"
 )
 
 // Defaults of a Behavior's zero value.
@@ -224,6 +226,14 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	switch s.kind {
 	case "openai":
 		path = strings.TrimPrefix(r.URL.Path, "/v1")
+		if path == "/embeddings" && r.Method == http.MethodPost {
+			if !s.authorised(r, key) {
+				e.write(Behavior{Status: 401, ErrorType: "invalid_request_error", Message: "Incorrect API key provided."})
+				return
+			}
+			s.embeddings(w, body, e)
+			return
+		}
 		if path != "/chat/completions" {
 			e.write(Behavior{Status: http.StatusNotFound, Message: "Unknown request URL: " + r.Method + " " + r.URL.Path})
 			return
@@ -673,4 +683,65 @@ func Split(text string, n int) []string {
 		k += size
 	}
 	return out
+}
+
+// EmbeddingDims is the size of the fake's vectors.
+const EmbeddingDims = 64
+
+// Embed is the fake's embedding: a hashed bag of lower-cased words, so
+// texts sharing words are close (deterministic, no model needed).
+func Embed(text string) []float64 {
+	v := make([]float64, EmbeddingDims)
+	for _, w := range strings.FieldsFunc(strings.ToLower(text), func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) }) {
+		h := fnv.New32a()
+		_, _ = h.Write([]byte(w))
+		v[h.Sum32()%EmbeddingDims]++
+	}
+	return v
+}
+
+func (s *Server) embeddings(w http.ResponseWriter, body []byte, e *errorWriter) {
+	var req struct {
+		Model string          `json:"model"`
+		Input json.RawMessage `json:"input"`
+	}
+	if err := json.Unmarshal(body, &req); err != nil || req.Model == "" {
+		e.write(Behavior{Status: 400, ErrorType: "invalid_request_error", Message: "model and input are required"})
+		return
+	}
+	var inputs []string
+	if err := json.Unmarshal(req.Input, &inputs); err != nil {
+		var one string
+		if err := json.Unmarshal(req.Input, &one); err != nil {
+			e.write(Behavior{Status: 400, ErrorType: "invalid_request_error", Message: "input must be a string or an array of strings"})
+			return
+		}
+		inputs = []string{one}
+	}
+	b := s.next()
+	if b.Status != 0 && b.Status != http.StatusOK {
+		e.write(b)
+		return
+	}
+	type item struct {
+		Object    string    `json:"object"`
+		Index     int       `json:"index"`
+		Embedding []float64 `json:"embedding"`
+	}
+	out := struct {
+		Object string `json:"object"`
+		Data   []item `json:"data"`
+		Model  string `json:"model"`
+		Usage  struct {
+			PromptTokens int `json:"prompt_tokens"`
+			TotalTokens  int `json:"total_tokens"`
+		} `json:"usage"`
+	}{Object: "list", Model: req.Model}
+	for i, in := range inputs {
+		out.Data = append(out.Data, item{Object: "embedding", Index: i, Embedding: Embed(in)})
+		out.Usage.PromptTokens += len(strings.Fields(in))
+	}
+	out.Usage.TotalTokens = out.Usage.PromptTokens
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(out)
 }

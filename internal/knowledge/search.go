@@ -1,0 +1,323 @@
+package knowledge
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/metachat/metachat/internal/apperr"
+	"github.com/metachat/metachat/internal/auth"
+	"github.com/metachat/metachat/internal/knowledge/index"
+	"github.com/metachat/metachat/internal/llm"
+	"github.com/metachat/metachat/internal/store"
+)
+
+// indexes keeps one in-memory index per tenant. The database is the truth:
+// an index is derived from the stored chunks and catches up whenever the
+// tenant's knowledge version moved (in this process or another), so every
+// process of a PostgreSQL deployment answers from the same data.
+type indexes struct {
+	st *store.Store
+	mu sync.Mutex
+	m  map[string]*tenantIndex
+}
+
+type tenantIndex struct {
+	mu      sync.Mutex // serialises catching up; searches run in parallel
+	loaded  bool
+	version int64
+	ix      *index.Index
+	docs    map[string]store.IndexedDocument
+	vectors bool // some chunk has an embedding
+}
+
+func newIndexes(st *store.Store) *indexes {
+	return &indexes{st: st, m: map[string]*tenantIndex{}}
+}
+
+// loadBatch bounds the documents whose chunks are read in one query.
+const loadBatch = 500
+
+// get returns the tenant's index, caught up with the database.
+func (is *indexes) get(ctx context.Context, tenantID string) (*tenantIndex, error) {
+	is.mu.Lock()
+	ti, ok := is.m[tenantID]
+	if !ok {
+		ti = &tenantIndex{ix: index.New(index.Params{}), docs: map[string]store.IndexedDocument{}}
+		is.m[tenantID] = ti
+	}
+	is.mu.Unlock()
+
+	ti.mu.Lock()
+	defer ti.mu.Unlock()
+	// One read transaction: the version, the document list and the chunks
+	// are one consistent snapshot.
+	err := is.st.Read(ctx, store.TenantScope(tenantID), func(tx *store.Tx) error {
+		v, err := tx.KnowledgeVersion(ctx)
+		if err != nil {
+			return err
+		}
+		if ti.loaded && v == ti.version {
+			return nil
+		}
+		docs, err := tx.IndexedDocuments(ctx)
+		if err != nil {
+			return err
+		}
+		current := make(map[string]store.IndexedDocument, len(docs))
+		var load []string
+		for _, d := range docs {
+			current[d.ID] = d
+			if old, ok := ti.docs[d.ID]; !ok || old.Generation != d.Generation || !sameTags(old.Tags, d.Tags) || old.Title != d.Title {
+				load = append(load, d.ID)
+			}
+		}
+		for id, old := range ti.docs {
+			if cur, ok := current[id]; !ok || cur.Generation != old.Generation || !sameTags(old.Tags, cur.Tags) || old.Title != cur.Title {
+				ti.ix.RemoveGroup(id)
+				delete(ti.docs, id)
+			}
+		}
+		if !ti.loaded && len(load) == len(docs) {
+			load = nil // first load: read every chunk in one pass
+			chunks, err := tx.ChunksOf(ctx, nil, true)
+			if err != nil {
+				return err
+			}
+			ti.add(chunks, current)
+		}
+		for start := 0; start < len(load); start += loadBatch {
+			ids := load[start:min(start+loadBatch, len(load))]
+			chunks, err := tx.ChunksOf(ctx, ids, true)
+			if err != nil {
+				return err
+			}
+			ti.add(chunks, current)
+		}
+		for _, d := range docs {
+			ti.docs[d.ID] = d
+		}
+		ti.version, ti.loaded = v, true
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("load the knowledge index: %w", err)
+	}
+	return ti, nil
+}
+
+func (ti *tenantIndex) add(chunks []store.Chunk, docs map[string]store.IndexedDocument) {
+	batch := make([]index.Doc, 0, len(chunks))
+	for _, c := range chunks {
+		d, ok := docs[c.DocumentID]
+		if !ok {
+			continue
+		}
+		if len(c.Embedding) > 0 {
+			ti.vectors = true
+		}
+		batch = append(batch, index.Doc{ID: c.ID, Group: c.DocumentID, Tags: d.Tags, Text: indexText(d.Title, c.Heading, c.Text), Vector: c.Embedding})
+	}
+	ti.ix.Add(batch...)
+}
+
+// indexText is what a chunk is found by: the document's title and the
+// chunk's headings give a short passage its context.
+func indexText(title, heading, text string) string {
+	return title + "\n" + heading + "\n" + text
+}
+
+func sameTags(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// SearchRequest is a retrieval query.
+type SearchRequest struct {
+	Query       string   `json:"query"`
+	TopK        int      `json:"top_k"`
+	DocumentIDs []string `json:"document_ids"`
+	Tags        []string `json:"tags"`
+}
+
+// Result is one retrieved chunk.
+type Result struct {
+	DocumentID string  `json:"document_id"`
+	ChunkID    string  `json:"chunk_id"`
+	Title      string  `json:"title"`
+	Heading    string  `json:"heading"`
+	Text       string  `json:"text"`
+	Score      float64 `json:"score"`
+	// Relevance is the share of the query's terms the chunk contains
+	// (0–1), the measure assistants' minimum relevance compares with.
+	Relevance float64 `json:"relevance"`
+}
+
+const (
+	maxQuery = 2000
+	maxTopK  = 100
+	// candidates is how deep each ranking goes before fusion.
+	candidates = 100
+)
+
+// Search retrieves the chunks best matching a query.
+func (s *Service) Search(ctx context.Context, p *auth.Principal, req SearchRequest) ([]Result, error) {
+	var fe apperr.Fields
+	req.Query = strings.TrimSpace(req.Query)
+	switch {
+	case req.Query == "":
+		fe.Add("query", "is required")
+	case utf8.RuneCountInString(req.Query) > maxQuery:
+		fe.Add("query", fmt.Sprintf("must be at most %d characters", maxQuery))
+	}
+	if req.TopK == 0 {
+		req.TopK = 5
+	}
+	if req.TopK < 1 || req.TopK > maxTopK {
+		fe.Add("top_k", fmt.Sprintf("must be between 1 and %d", maxTopK))
+	}
+	if len(req.DocumentIDs) > 100 {
+		fe.Add("document_ids", "at most 100 ids")
+	}
+	for _, id := range req.DocumentIDs {
+		if !store.ValidID(id) {
+			fe.Add("document_ids", fmt.Sprintf("%q is not an id", id))
+			break
+		}
+	}
+	if _, err := CheckTags("tags", req.Tags); err != nil {
+		fe = append(fe, err.(*apperr.Error).Fields...)
+	}
+	if err := fe.Err(); err != nil {
+		return nil, err
+	}
+	if _, err := p.Scope(); err != nil {
+		return nil, err
+	}
+	return s.search(ctx, p.TenantID, req)
+}
+
+// search runs a validated query for a tenant.
+func (s *Service) search(ctx context.Context, tenantID string, req SearchRequest) ([]Result, error) {
+	ti, err := s.indexes.get(ctx, tenantID)
+	if err != nil {
+		return nil, err
+	}
+	filter := index.Filter{Groups: req.DocumentIDs, Tags: req.Tags}
+	hits := ti.ix.Keyword(req.Query, max(req.TopK, candidates), filter)
+	if ti.vectors && s.embed != nil {
+		vecs, err := s.embed.Embed(ctx, []string{req.Query})
+		if err != nil {
+			// Keyword results still answer; the log says why vectors did not.
+			s.log.Warn("embed the query; searching by keywords only", "error", err, "tenant_id", tenantID)
+		} else if len(vecs) == 1 {
+			hits = index.Fuse(candidates, hits, ti.ix.Vector(vecs[0], candidates, filter))
+		}
+	}
+	if len(hits) > req.TopK {
+		hits = hits[:req.TopK]
+	}
+	if len(hits) == 0 {
+		return []Result{}, nil
+	}
+	ids := make([]string, len(hits))
+	for i, h := range hits {
+		ids[i] = h.ID
+	}
+	var chunks map[string]store.Chunk
+	err = s.store.Read(ctx, store.TenantScope(tenantID), func(tx *store.Tx) error {
+		chunks, err = tx.ChunksByID(ctx, ids)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	terms := distinct(index.Analyze(req.Query))
+	out := make([]Result, 0, len(hits))
+	for _, h := range hits {
+		c, ok := chunks[h.ID]
+		if !ok {
+			continue // deleted since the index caught up
+		}
+		title := ti.docTitle(c.DocumentID)
+		out = append(out, Result{DocumentID: c.DocumentID, ChunkID: c.ID, Title: title, Heading: c.Heading, Text: c.Text,
+			Score: h.Score, Relevance: coverage(terms, indexText(title, c.Heading, c.Text))})
+	}
+	return out, nil
+}
+
+func (ti *tenantIndex) docTitle(id string) string {
+	ti.mu.Lock()
+	defer ti.mu.Unlock()
+	return ti.docs[id].Title
+}
+
+func distinct(terms []string) []string {
+	seen := make(map[string]bool, len(terms))
+	out := terms[:0:0]
+	for _, t := range terms {
+		if !seen[t] {
+			seen[t] = true
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// coverage is the share of the query terms found in text.
+func coverage(queryTerms []string, text string) float64 {
+	if len(queryTerms) == 0 {
+		return 0
+	}
+	have := map[string]bool{}
+	for _, t := range index.Analyze(text) {
+		have[t] = true
+	}
+	n := 0
+	for _, t := range queryTerms {
+		if have[t] {
+			n++
+		}
+	}
+	return float64(n) / float64(len(queryTerms))
+}
+
+// Retrieve finds passages for a reply (assistants.Retriever): the best
+// topK chunks whose relevance reaches minRelevance.
+func (s *Service) Retrieve(ctx context.Context, tenantID, query string, topK int, minRelevance float64) ([]llm.Passage, error) {
+	query = strings.TrimSpace(query)
+	if query == "" {
+		return nil, nil
+	}
+	if utf8.RuneCountInString(query) > maxQuery {
+		query = string([]rune(query)[:maxQuery])
+	}
+	start := time.Now()
+	rs, err := s.search(ctx, tenantID, SearchRequest{Query: query, TopK: min(max(topK, 1), maxTopK)})
+	if err != nil {
+		return nil, err
+	}
+	var out []llm.Passage
+	for _, r := range rs {
+		if r.Relevance <= 0 || r.Relevance < minRelevance {
+			continue
+		}
+		title := r.Title
+		if r.Heading != "" {
+			title += " › " + r.Heading
+		}
+		out = append(out, llm.Passage{DocumentID: r.DocumentID, ChunkID: r.ChunkID, Title: title, Text: r.Text, Score: r.Relevance})
+	}
+	s.log.Debug("retrieved knowledge", "tenant_id", tenantID, "passages", len(out), "candidates", len(rs), "took", time.Since(start))
+	return out, nil
+}

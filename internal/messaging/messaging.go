@@ -1,0 +1,563 @@
+// Package messaging connects provider channels — WhatsApp, Messenger,
+// Instagram (one Meta implementation) and Telegram — to conversations:
+// verified webhooks in, deliveries with retries out, statuses that never
+// regress, media kept for agents.
+package messaging
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/metachat/metachat/internal/apperr"
+	"github.com/metachat/metachat/internal/channels"
+	"github.com/metachat/metachat/internal/conversations"
+	"github.com/metachat/metachat/internal/meta"
+	"github.com/metachat/metachat/internal/realtime"
+	"github.com/metachat/metachat/internal/store"
+	"github.com/metachat/metachat/internal/telegram"
+)
+
+// MediaQueue queues fetching a message's media in the message's
+// transaction.
+type MediaQueue interface {
+	EnqueueMedia(ctx context.Context, tx *store.Tx, messageID string) error
+}
+
+// Service handles provider channels.
+type Service struct {
+	store *store.Store
+	chans *channels.Service
+	convs *conversations.Service
+	bus   realtime.Publisher
+	graph *meta.Client
+	tg    *telegram.Client
+	media MediaQueue
+	log   *slog.Logger
+	// MaxMediaBytes bounds a downloaded file.
+	MaxMediaBytes int64
+}
+
+// New returns the service; graph and tg are the providers' API clients.
+func New(st *store.Store, chans *channels.Service, convs *conversations.Service, bus realtime.Publisher, graph *meta.Client, tg *telegram.Client, log *slog.Logger) *Service {
+	return &Service{store: st, chans: chans, convs: convs, bus: bus, graph: graph, tg: tg, log: log, MaxMediaBytes: 16 << 20}
+}
+
+// SetMediaQueue connects the media download job.
+func (s *Service) SetMediaQueue(q MediaQueue) { s.media = q }
+
+var errUnknownChannel = apperr.New(apperr.NotFound, "no such webhook")
+
+// channel loads a provider channel by id for a public webhook route.
+func (s *Service) channel(ctx context.Context, id string) (channels.ProviderChannel, error) {
+	if !store.ValidID(id) {
+		return channels.ProviderChannel{}, errUnknownChannel
+	}
+	var c store.Channel
+	err := s.store.Read(ctx, store.SystemScope, func(tx *store.Tx) error {
+		var err error
+		c, err = tx.ChannelByID(ctx, id)
+		return err
+	})
+	if apperr.Is(err, apperr.NotFound) || (err == nil && !channels.IsProvider(c.Type)) {
+		return channels.ProviderChannel{}, errUnknownChannel
+	}
+	if err != nil {
+		return channels.ProviderChannel{}, err
+	}
+	return s.chans.OpenProvider(c)
+}
+
+// Verify answers Meta's webhook verification handshake: the challenge
+// when the verify token matches.
+func (s *Service) Verify(ctx context.Context, channelID string, q url.Values) (string, error) {
+	ch, err := s.channel(ctx, channelID)
+	if err != nil {
+		return "", err
+	}
+	if !channels.IsMeta(ch.Type) {
+		return "", errUnknownChannel
+	}
+	challenge, ok := meta.VerifyChallenge(q, ch.Secrets.VerifyToken)
+	if !ok {
+		return "", apperr.New(apperr.Forbidden, "the verify token does not match")
+	}
+	err = s.store.Write(ctx, store.TenantScope(ch.TenantID), func(tx *store.Tx) error {
+		return tx.TouchChannel(ctx, ch.ID, store.ChannelVerified)
+	})
+	return challenge, err
+}
+
+var errBadSignature = apperr.New(apperr.Unauthenticated, "missing or invalid webhook signature")
+
+// Receive accepts one webhook delivery: it is verified against the
+// channel's secret, then every message is stored (redeliveries are no-ops)
+// with its reply job, and every status applied, before the caller answers
+// 200. A verified body that cannot be read is logged and acknowledged:
+// refusing it would only make the provider redeliver it for days.
+func (s *Service) Receive(ctx context.Context, channelID string, h http.Header, body []byte, requestID string) error {
+	ch, err := s.channel(ctx, channelID)
+	if err != nil {
+		return err
+	}
+	log := s.log.With("tenant_id", ch.TenantID, "channel_id", ch.ID, "request_id", requestID)
+	if ch.Type == "telegram" {
+		if !telegram.CheckSecret(h.Get(telegram.SecretHeader), ch.Secrets.TelegramToken) {
+			return errBadSignature
+		}
+		return s.receiveTelegram(ctx, ch, body, requestID, log)
+	}
+	if !meta.VerifySignature(ch.Secrets.AppSecret, body, h.Get(meta.SignatureHeader)) {
+		return errBadSignature
+	}
+	n, err := meta.ParseNotification(body)
+	if err != nil {
+		log.Warn("unreadable webhook body acknowledged", "error", err, "bytes", len(body))
+		return nil
+	}
+	for _, u := range n.Unreadable {
+		log.Warn("unreadable item in a webhook", "item", truncate(string(u), 500))
+	}
+	for _, e := range n.Errors {
+		log.Warn("provider reported a webhook error", "code", e.Code, "message", e.Message)
+	}
+	for _, m := range n.Messages {
+		if ch.Config.PhoneNumberID != "" && m.AccountID != ch.Config.PhoneNumberID || ch.Config.PageID != "" && m.AccountID != ch.Config.PageID {
+			// One Meta app may deliver for several numbers or pages to
+			// every callback: each channel takes only its own.
+			continue
+		}
+		if err := s.storeMeta(ctx, ch, m, requestID); err != nil {
+			return err
+		}
+	}
+	for _, st := range n.Statuses {
+		if err := s.applyStatus(ctx, ch, st); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Service) storeMeta(ctx context.Context, ch channels.ProviderChannel, m meta.Inbound, requestID string) error {
+	text := strings.TrimSpace(m.Text)
+	switch {
+	case m.Type == meta.TypeText || m.Type == meta.TypeInteractive || m.Type == meta.TypeButton || m.Type == meta.TypePostback || m.Type == meta.TypeQuickReply:
+	case m.Media != nil && text != "":
+		text = "[" + m.Type + "] " + text
+	default:
+		text = strings.TrimSpace("[" + m.Type + "] " + text)
+	}
+	if text == "" {
+		text = "[" + m.Type + "]"
+	}
+	metaJSON, _ := json.Marshal(map[string]any{"type": m.Type, "payload": m.Payload, "reply_to": m.ReplyToID, "raw": m.Raw})
+	in := conversations.Inbound{TenantID: ch.TenantID, ChannelID: ch.ID, ExternalID: m.From.ID, ContactName: m.From.Name,
+		Text: truncateRunes(text, 4000), ProviderMessageID: m.ProviderMessageID, At: m.Timestamp, Meta: metaJSON, RequestID: requestID,
+		NoReply: m.Type == meta.TypeReaction || m.Type == meta.TypeUnsupported}
+	if len(m.Attachments) > 0 && s.media != nil {
+		in.AfterAppend = func(ctx context.Context, tx *store.Tx, msg store.Message) error {
+			return s.media.EnqueueMedia(ctx, tx, msg.ID)
+		}
+	}
+	_, err := s.convs.PostInbound(ctx, in)
+	return err
+}
+
+// applyStatus moves a sent message's delivery state forward (never back).
+func (s *Service) applyStatus(ctx context.Context, ch channels.ProviderChannel, st meta.Status) error {
+	if st.ProviderMessageID == "" {
+		return nil // a Messenger watermark: it names no message
+	}
+	reason := ""
+	windowClosed := false
+	for _, e := range st.Errors {
+		reason = strings.TrimSpace(fmt.Sprintf("%d %s %s", e.Code, e.Title, e.Details))
+		if e.Action() == meta.ActionWindowClosed {
+			windowClosed = true
+			reason = "the 24-hour customer-service window is closed: send an approved template (" + reason + ")"
+		}
+	}
+	var msg store.Message
+	changed := false
+	err := s.store.Write(ctx, store.TenantScope(ch.TenantID), func(tx *store.Tx) error {
+		id, ok, err := tx.AdvanceDelivery(ctx, ch.ID, st.ProviderMessageID, st.Status, meta.StatusRank(st.Status), reason)
+		if err != nil || !ok {
+			return err
+		}
+		changed = true
+		if msg, err = tx.GetMessage(ctx, id); err != nil {
+			return err
+		}
+		if windowClosed {
+			return tx.SetNeedsTemplate(ctx, msg.ConversationID, true)
+		}
+		return nil
+	})
+	if err != nil || !changed {
+		return err
+	}
+	s.publishDelivery(ctx, ch.TenantID, msg)
+	return nil
+}
+
+func (s *Service) publishDelivery(ctx context.Context, tenantID string, m store.Message) {
+	data, _ := json.Marshal(map[string]string{"type": "delivery", "message_id": m.ID, "delivery": m.Delivery, "error": m.DeliveryError})
+	_ = s.bus.Publish(ctx, realtime.Event{TenantID: tenantID, ConversationID: m.ConversationID, Type: "delivery", Data: data})
+}
+
+func (s *Service) receiveTelegram(ctx context.Context, ch channels.ProviderChannel, body []byte, requestID string, log *slog.Logger) error {
+	u, err := telegram.ParseUpdate(body)
+	if err != nil {
+		log.Warn("unreadable Telegram update acknowledged", "error", err)
+		return nil
+	}
+	m := u.Message
+	if m == nil {
+		return nil // channel posts, membership changes: nothing to answer
+	}
+	text := strings.TrimSpace(m.Text)
+	if m.Type != telegram.TypeText && m.Type != telegram.TypeCallback {
+		text = strings.TrimSpace("[" + m.Type + "] " + text)
+	}
+	if text == "" {
+		text = "[" + m.Type + "]"
+	}
+	// update_id is unique per bot: a redelivered update is the same id.
+	providerID := "update:" + strconv.FormatInt(u.UpdateID, 10)
+	name := strings.TrimSpace(m.From.FirstName + " " + m.From.LastName)
+	metaJSON, _ := json.Marshal(map[string]any{"type": m.Type, "payload": m.Payload, "message_id": m.MessageID, "raw": u.Raw})
+	in := conversations.Inbound{TenantID: ch.TenantID, ChannelID: ch.ID, ExternalID: strconv.FormatInt(m.ChatID, 10), ContactName: name,
+		Text: truncateRunes(text, 4000), ProviderMessageID: providerID, At: m.Date, Meta: metaJSON, RequestID: requestID}
+	if m.FileID != "" && s.media != nil {
+		in.AfterAppend = func(ctx context.Context, tx *store.Tx, msg store.Message) error {
+			return s.media.EnqueueMedia(ctx, tx, msg.ID)
+		}
+	}
+	if _, err := s.convs.PostInbound(ctx, in); err != nil {
+		return err
+	}
+	if m.CallbackQueryID != "" {
+		// Without an answer the user's button keeps spinning.
+		if err := s.tg.AnswerCallbackQuery(ctx, ch.Secrets.BotToken, m.CallbackQueryID, ""); err != nil {
+			log.Warn("answer callback query", "error", err)
+		}
+	}
+	return nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+func truncateRunes(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n])
+}
+
+// RetryAfter asks the job to wait before trying again (a provider's rate
+// limit).
+type RetryAfter struct {
+	Wait time.Duration
+	Err  error
+}
+
+func (r *RetryAfter) Error() string { return fmt.Sprintf("retry after %s: %v", r.Wait, r.Err) }
+func (r *RetryAfter) Unwrap() error { return r.Err }
+
+// Template is a WhatsApp template message an agent sends (messages.meta).
+type Template struct {
+	Name     string   `json:"name"`
+	Language string   `json:"language"`
+	Params   []string `json:"params"`
+}
+
+// Deliver sends one stored message through its provider channel. It is
+// idempotent for messages already sent; lastAttempt turns a retryable
+// failure into a failed delivery with the reason.
+func (s *Service) Deliver(ctx context.Context, tenantID, messageID string, lastAttempt bool) error {
+	scope := store.TenantScope(tenantID)
+	var m store.Message
+	var conv store.Conversation
+	var contact store.Contact
+	var c store.Channel
+	err := s.store.Read(ctx, scope, func(tx *store.Tx) error {
+		var err error
+		if m, err = tx.GetMessage(ctx, messageID); err != nil {
+			return err
+		}
+		if conv, err = tx.GetConversation(ctx, m.ConversationID); err != nil {
+			return err
+		}
+		if contact, err = tx.GetContact(ctx, conv.ContactID); err != nil {
+			return err
+		}
+		c, err = tx.GetChannel(ctx, conv.ChannelID)
+		return err
+	})
+	if apperr.Is(err, apperr.NotFound) {
+		return nil // deleted since
+	}
+	if err != nil {
+		return err
+	}
+	if m.Delivery != "pending" && m.Delivery != "" {
+		return nil // sent (or failed for good) by an earlier attempt
+	}
+	ch, err := s.chans.OpenProvider(c)
+	if err != nil {
+		return err
+	}
+	var tmpl *Template
+	var mm struct {
+		Template *Template `json:"template"`
+	}
+	if len(m.Meta) > 0 && json.Unmarshal(m.Meta, &mm) == nil && mm.Template != nil {
+		tmpl = mm.Template
+	}
+	if channels.IsMeta(ch.Type) && tmpl == nil && !meta.WindowOpen(conv.LastInboundAt, time.Now()) {
+		return s.failDelivery(ctx, tenantID, ch, m, "the 24-hour customer-service window is closed: send an approved template", true, false)
+	}
+	providerID, err := s.send(ctx, ch, contact.ExternalID, m.Text, tmpl)
+	if err != nil {
+		action := meta.ActionOf(err)
+		switch {
+		case action == meta.ActionWindowClosed:
+			return s.failDelivery(ctx, tenantID, ch, m, "the 24-hour customer-service window is closed: send an approved template ("+err.Error()+")", true, false)
+		case action == meta.ActionBadToken:
+			return s.failDelivery(ctx, tenantID, ch, m, "the channel's access token was refused: update it in the channel settings ("+err.Error()+")", false, true)
+		case (action == meta.ActionSlowDown || action == meta.ActionRetry) && !lastAttempt:
+			var wait time.Duration
+			var me *meta.APIError
+			var te *telegram.APIError
+			switch {
+			case errors.As(err, &me):
+				wait = me.RetryAfter
+			case errors.As(err, &te):
+				wait = te.RetryAfter
+			}
+			if action == meta.ActionSlowDown && wait == 0 {
+				wait = 2 * time.Second
+			}
+			if wait > 0 {
+				return &RetryAfter{Wait: wait, Err: err}
+			}
+			return fmt.Errorf("deliver: %w", err)
+		default:
+			return s.failDelivery(ctx, tenantID, ch, m, err.Error(), false, false)
+		}
+	}
+	err = s.store.Write(ctx, scope, func(tx *store.Tx) error {
+		if err := tx.SetDelivery(ctx, m.ID, providerID, "sent", ""); err != nil {
+			return err
+		}
+		return tx.TouchChannel(ctx, ch.ID, store.ChannelOutbound)
+	})
+	if err != nil {
+		return err
+	}
+	m.Delivery, m.ProviderMessageID = "sent", providerID
+	s.publishDelivery(ctx, tenantID, m)
+	return nil
+}
+
+// send delivers text (split to the provider's limit) or a template; it
+// returns the provider's id of the first piece.
+func (s *Service) send(ctx context.Context, ch channels.ProviderChannel, to, text string, tmpl *Template) (string, error) {
+	if tmpl != nil {
+		if ch.Type != "whatsapp" {
+			return "", errors.New("templates are a WhatsApp feature")
+		}
+		return s.graph.SendWhatsAppTemplate(ctx, ch.Config.PhoneNumberID, ch.Secrets.AccessToken, to, tmpl.Name, tmpl.Language, tmpl.Params)
+	}
+	var pieces []string
+	switch ch.Type {
+	case "whatsapp":
+		pieces = meta.SplitText(text, meta.WhatsAppMaxText)
+	case "messenger":
+		pieces = meta.SplitText(text, meta.MessengerMaxText)
+	case "instagram":
+		pieces = meta.SplitTextBytes(text, meta.InstagramMaxTextBytes)
+	case "telegram":
+		pieces = meta.SplitText(text, telegram.MaxTextLength)
+	}
+	first := ""
+	for _, p := range pieces {
+		var id string
+		var err error
+		switch ch.Type {
+		case "whatsapp":
+			id, err = s.graph.SendWhatsAppText(ctx, ch.Config.PhoneNumberID, ch.Secrets.AccessToken, to, p)
+		case "messenger", "instagram":
+			id, err = s.graph.SendMessengerText(ctx, ch.Config.PageID, ch.Secrets.AccessToken, to, p)
+		case "telegram":
+			chatID, perr := strconv.ParseInt(to, 10, 64)
+			if perr != nil {
+				return "", fmt.Errorf("telegram chat id %q: %w", to, perr)
+			}
+			var mid int64
+			mid, err = s.tg.SendMessage(ctx, ch.Secrets.BotToken, chatID, p)
+			id = to + ":" + strconv.FormatInt(mid, 10)
+		}
+		if err != nil {
+			if first != "" {
+				// Part of the message went out: say so rather than retry
+				// the parts already delivered.
+				return first, nil
+			}
+			return "", err
+		}
+		if first == "" {
+			first = id
+		}
+	}
+	return first, nil
+}
+
+func (s *Service) failDelivery(ctx context.Context, tenantID string, ch channels.ProviderChannel, m store.Message, reason string, windowClosed, badToken bool) error {
+	err := s.store.Write(ctx, store.TenantScope(tenantID), func(tx *store.Tx) error {
+		if err := tx.SetDelivery(ctx, m.ID, "", "failed", reason); err != nil {
+			return err
+		}
+		if windowClosed {
+			if err := tx.SetNeedsTemplate(ctx, m.ConversationID, true); err != nil {
+				return err
+			}
+		}
+		if badToken || !windowClosed {
+			return tx.SetChannelError(ctx, ch.ID, reason)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	s.log.Warn("delivery failed", "tenant_id", tenantID, "channel_id", ch.ID, "message_id", m.ID, "reason", reason)
+	m.Delivery, m.DeliveryError = "failed", reason
+	s.publishDelivery(ctx, tenantID, m)
+	return nil
+}
+
+// FetchMedia downloads the files that came with an inbound message and
+// keeps them for agents; a file that cannot be fetched is recorded with
+// the reason on the last attempt.
+func (s *Service) FetchMedia(ctx context.Context, tenantID, messageID string, lastAttempt bool) error {
+	scope := store.TenantScope(tenantID)
+	var m store.Message
+	var c store.Channel
+	var existing []store.Media
+	err := s.store.Read(ctx, scope, func(tx *store.Tx) error {
+		var err error
+		if m, err = tx.GetMessage(ctx, messageID); err != nil {
+			return err
+		}
+		if existing, err = tx.MediaOf(ctx, messageID); err != nil {
+			return err
+		}
+		c, err = tx.GetChannel(ctx, m.ChannelID)
+		return err
+	})
+	if apperr.Is(err, apperr.NotFound) || len(existing) > 0 {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	ch, err := s.chans.OpenProvider(c)
+	if err != nil {
+		return err
+	}
+	type file struct{ id, url, mime, name string }
+	var files []file
+	if ch.Type == "telegram" {
+		var mm struct {
+			Raw json.RawMessage `json:"raw"`
+		}
+		_ = json.Unmarshal(m.Meta, &mm)
+		if u, err := telegram.ParseUpdate(mm.Raw); err == nil && u.Message != nil && u.Message.FileID != "" {
+			files = append(files, file{id: u.Message.FileID, mime: u.Message.MimeType, name: u.Message.FileName})
+		}
+	} else {
+		var mm struct {
+			Raw json.RawMessage `json:"raw"`
+		}
+		_ = json.Unmarshal(m.Meta, &mm)
+		if n, err := meta.ParseNotification(wrapRaw(ch.Type, ch.Config, mm.Raw)); err == nil && len(n.Messages) == 1 {
+			for _, a := range n.Messages[0].Attachments {
+				files = append(files, file{id: a.ID, url: a.URL, mime: a.MimeType, name: a.Filename})
+			}
+		}
+	}
+	for _, f := range files {
+		var data []byte
+		mime := f.mime
+		var err error
+		switch {
+		case ch.Type == "telegram":
+			data, err = s.tg.DownloadFile(ctx, ch.Secrets.BotToken, f.id, s.MaxMediaBytes)
+		case f.id != "":
+			data, mime, err = s.graph.DownloadMedia(ctx, ch.Secrets.AccessToken, f.id, s.MaxMediaBytes)
+		default:
+			data, mime, err = s.graph.DownloadAttachment(ctx, f.url, s.MaxMediaBytes)
+		}
+		rec := store.Media{MessageID: m.ID, ProviderID: f.id, MimeType: mime, Filename: f.name}
+		if err != nil {
+			if meta.ActionOf(err) == meta.ActionRetry && !lastAttempt {
+				return fmt.Errorf("fetch media: %w", err)
+			}
+			rec.Error, data = err.Error(), nil
+		}
+		if err := s.store.Write(ctx, scope, func(tx *store.Tx) error {
+			_, err := tx.AddMedia(ctx, rec, data)
+			return err
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// wrapRaw rebuilds a one-message notification around a stored message so
+// the one parser reads its attachments again.
+func wrapRaw(typ string, cfg channels.ProviderConfig, raw json.RawMessage) []byte {
+	switch typ {
+	case "whatsapp":
+		b, _ := json.Marshal(map[string]any{"object": meta.ObjectWhatsApp, "entry": []any{map[string]any{"id": "0", "changes": []any{map[string]any{
+			"field": "messages", "value": map[string]any{"messaging_product": "whatsapp", "metadata": map[string]string{"phone_number_id": cfg.PhoneNumberID},
+				"messages": []json.RawMessage{raw}}}}}}})
+		return b
+	default:
+		obj := meta.ObjectPage
+		if typ == "instagram" {
+			obj = meta.ObjectInstagram
+		}
+		b, _ := json.Marshal(map[string]any{"object": obj, "entry": []any{map[string]any{"id": cfg.PageID, "time": 0, "messaging": []json.RawMessage{raw}}}})
+		return b
+	}
+}
+
+var graphVersion = regexp.MustCompile(`^v[0-9]+\.[0-9]+$`)
+
+// GraphClient builds the Graph API client from METACHAT_META_GRAPH_URL,
+// whose last path segment may pin the API version (…/v25.0).
+func GraphClient(rawURL string, hc *http.Client) *meta.Client {
+	base, version := strings.TrimRight(rawURL, "/"), ""
+	if i := strings.LastIndexByte(base, '/'); i > 0 && graphVersion.MatchString(base[i+1:]) {
+		base, version = base[:i], base[i+1:]
+	}
+	return &meta.Client{BaseURL: base, Version: version, HTTP: hc}
+}

@@ -1,0 +1,3 @@
+DROP TABLE knowledge_state;
+DROP TABLE chunks;
+DROP TABLE documents;

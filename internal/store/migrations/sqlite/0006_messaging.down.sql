@@ -1,0 +1,11 @@
+DROP TABLE media;
+DROP INDEX messages_provider_lookup;
+ALTER TABLE messages DROP COLUMN delivery_error;
+ALTER TABLE conversations DROP COLUMN needs_template;
+ALTER TABLE conversations DROP COLUMN last_inbound_at;
+ALTER TABLE channels DROP COLUMN webhook_verified_at;
+ALTER TABLE channels DROP COLUMN last_error_at;
+ALTER TABLE channels DROP COLUMN last_error;
+ALTER TABLE channels DROP COLUMN last_outbound_at;
+ALTER TABLE channels DROP COLUMN last_inbound_at;
+ALTER TABLE channels DROP COLUMN account_id;
