@@ -129,7 +129,7 @@ func TestExtractDOCXExplainsWhatIsWrong(t *testing.T) {
 	for i := range maxZipEntries + 1 {
 		many[fmt.Sprintf("media/%d.png", i)] = ""
 	}
-	bomb := []byte("<w:document " + wordNS + "><w:body><w:p><w:r><w:t>" + strings.Repeat("a", 8<<20) + "</w:t></w:r></w:p></w:body></w:document>")
+	bomb := []byte("<w:document " + wordNS + "><w:body><w:p><w:r><w:t>" + strings.Repeat("a", 3<<20) + "</w:t></w:r></w:p></w:body></w:document>")
 	tests := []struct {
 		name string
 		data []byte

@@ -23,7 +23,11 @@ func extractHTML(data []byte) Document {
 		return extractHTMLTokens(data)
 	}
 	var doc Document
-	if t := findFirst(root, func(n *html.Node) bool { return n.DataAtom == atom.Title }, false); t != nil {
+	isTitle := func(n *html.Node) bool {
+		// Only the document's own title: an <svg> may hold a <title> too.
+		return n.DataAtom == atom.Title && n.Parent != nil && n.Parent.DataAtom == atom.Head
+	}
+	if t := findFirst(root, isTitle, false); t != nil {
 		doc.Title = collectText(t, false)
 	}
 	w := htmlWalker{kind: Paragraph}

@@ -1,6 +1,7 @@
 package extract
 
 import (
+	"html"
 	"strings"
 	"unicode"
 )
@@ -135,6 +136,9 @@ func (p *mdParser) parse() {
 				i = p.table(i)
 				continue
 			}
+		}
+		if p.para == nil && indent < 4 && isLinkDefinition(trimmed) {
+			continue // "[id]: https://…" defines a link target; it is not text
 		}
 		if item, ok := mdListItem(trimmed); ok && (indent < 4 || p.lastList || p.para != nil && p.paraKind == ListItem) {
 			p.flushPara()
@@ -424,7 +428,7 @@ type inlineUnit struct {
 // text and the image alt text), autolink brackets and inline HTML tags.
 // Every step is linear in the input so hostile text cannot make it slow.
 func stripInline(s string) string {
-	if !strings.ContainsAny(s, "\\`*_~[]<") {
+	if !strings.ContainsAny(s, "\\`*_~[]<&") {
 		return s
 	}
 	units := inlineUnits([]rune(s))
@@ -461,12 +465,23 @@ func stripInline(s string) string {
 		stripAngle(units, skip, i)
 	}
 	removeEmphasis(units, skip)
-	var b strings.Builder
+	// Entities ("&amp;", "&#8212;") are decoded in text, not in code spans.
+	var b, text strings.Builder
+	flushText := func() {
+		b.WriteString(html.UnescapeString(text.String()))
+		text.Reset()
+	}
 	for i, u := range units {
-		if !skip[i] {
+		switch {
+		case skip[i]:
+		case u.lit:
+			flushText()
 			b.WriteRune(u.r)
+		default:
+			text.WriteRune(u.r)
 		}
 	}
+	flushText()
 	return b.String()
 }
 
@@ -712,4 +727,14 @@ func isPunct(r rune) bool { return unicode.IsPunct(r) || unicode.IsSymbol(r) }
 
 func isASCIIPunct(r rune) bool {
 	return r < 0x80 && r > ' ' && !isASCIIAlnum(byte(r)) && r != 0x7f
+}
+
+// isLinkDefinition says whether s is a link reference definition:
+// "[label]: destination".
+func isLinkDefinition(s string) bool {
+	if !strings.HasPrefix(s, "[") {
+		return false
+	}
+	end := strings.Index(s, "]:")
+	return end > 1 && !strings.Contains(s[1:end], "]") && strings.TrimSpace(s[end+2:]) != ""
 }

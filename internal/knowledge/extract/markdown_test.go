@@ -81,6 +81,11 @@ Final ![diagram alt](img.png) words <br> and <https://example.com/x>.
 			want: Document{Blocks: []Block{code("code line\n\nmore")}},
 		},
 		{
+			name: "link reference definitions are not text",
+			in:   "See [the docs][1].\n\n[1]: https://example.com/docs \"Docs\"\n[x]: <a b>",
+			want: Document{Blocks: []Block{p("See the docs.")}},
+		},
+		{
 			name: "a hash without a space is not a heading",
 			in:   "#hashtag and 7 #s",
 			want: Document{Blocks: []Block{p("#hashtag and 7 #s")}},
@@ -110,6 +115,8 @@ func TestStripInlineRemovesMarkupButKeepsText(t *testing.T) {
 		{"a < b > c", "a < b > c"},
 		{"**unclosed bold", "**unclosed bold"},
 		{"*[link](u)*", "link"},
+		{"Fish &amp; chips &#8212; `&amp;` stays in code", "Fish & chips — &amp; stays in code"},
+		{`\&amp; is escaped`, "&amp; is escaped"},
 		{"[", "["},
 		{"](", "]("},
 	}

@@ -3,6 +3,7 @@ package extract
 import (
 	"bytes"
 	"errors"
+	"reflect"
 )
 
 const (
@@ -32,7 +33,7 @@ func extractPDF(data []byte) (Document, error) {
 			doc.Title = cleanPDFTitle(pdfTextString(string(t)))
 		}
 	}
-	in := pdfInterp{doc: d, fonts: map[int]*pdfFont{}, tokens: maxPDFTokens, seen: map[*pdfStream]bool{}}
+	in := pdfInterp{doc: d, fonts: map[uintptr]*pdfFont{}, tokens: maxPDFTokens, seen: map[*pdfStream]bool{}}
 	var pages [][]*pdfLine
 	for _, page := range d.pages() {
 		in.page(page)
@@ -152,9 +153,9 @@ type textState struct {
 // pdfInterp runs content streams and records where text lands.
 type pdfInterp struct {
 	doc    *pdfDoc
-	fonts  map[int]*pdfFont // fonts by object number, shared by all pages
-	tokens int              // remaining token budget for the document
-	lines  []*pdfLine       // of the current page
+	fonts  map[uintptr]*pdfFont // by font dictionary (its map's address)
+	tokens int                  // remaining token budget for the document
+	lines  []*pdfLine           // of the current page
 	// seen holds the content streams and forms already run. Each runs once
 	// per document: a repeated one (a letterhead form, a page duplicated by
 	// reference) adds only noise, and running it again could multiply the
@@ -355,24 +356,21 @@ func (in *pdfInterp) run(content []byte, res pdfDict, ctm matrix, depth int) {
 	}
 }
 
-// font returns the font that resource name selects, loading it once per
-// document (per content stream for fonts defined inline).
+// font returns the font that resource name selects. Fonts are loaded once
+// per document, keyed by their dictionary, so a font shared by a thousand
+// pages (or named a thousand times) costs one load.
 func (in *pdfInterp) font(res pdfDict, name pdfName, local map[pdfName]*pdfFont) *pdfFont {
 	if f, ok := local[name]; ok {
 		return f
 	}
 	d := in.doc
-	ref := d.dict(res["Font"])[name]
 	var f *pdfFont
-	if r, ok := ref.(pdfRef); ok {
-		if cached, ok := in.fonts[r.num]; ok {
-			f = cached
-		} else if fd := d.dict(r); fd != nil {
+	if fd := d.dict(d.dict(res["Font"])[name]); fd != nil {
+		key := reflect.ValueOf(fd).Pointer()
+		if f = in.fonts[key]; f == nil {
 			f = d.loadFont(fd)
-			in.fonts[r.num] = f
+			in.fonts[key] = f
 		}
-	} else if fd := d.dict(ref); fd != nil {
-		f = d.loadFont(fd)
 	}
 	local[name] = f
 	return f

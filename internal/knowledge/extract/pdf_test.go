@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -91,21 +92,18 @@ func TestExtractPDFReadsObjectStreamsAndIncrementalUpdates(t *testing.T) {
 
 func TestExtractPDFExplainsWhatIsWrong(t *testing.T) {
 	t.Parallel()
-	bombPDF := func(content, padding int) []byte {
-		var bomb bytes.Buffer
-		zw, _ := zlib.NewWriterLevel(&bomb, zlib.BestSpeed)
-		zw.Write(bytes.Repeat([]byte("BT ET "), content/6+1000))
-		zw.Close()
+	pdfWith := func(stream []byte) []byte {
 		return assemblePDF([]string{
 			"<< /Type /Catalog /Pages 2 0 R >>",
 			"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
 			"<< /Type /Page /Parent 2 0 R /Contents 4 0 R >>",
-			fmt.Sprintf("<< /Length %d /Filter /FlateDecode >>\nstream\n%s\nendstream", bomb.Len(), bomb.Bytes()),
-			// An image-like stream makes the file large enough for the
-			// absolute limit, not the ratio, to apply.
-			fmt.Sprintf("<< /Length %d >>\nstream\n%s\nendstream", padding, bytes.Repeat([]byte{0}, padding)),
+			fmt.Sprintf("<< /Length %d /Filter /FlateDecode >>\nstream\n%s\nendstream", len(stream), stream),
 		}, "/Root 1 0 R")
 	}
+	var bomb bytes.Buffer
+	zw, _ := zlib.NewWriterLevel(&bomb, zlib.BestSpeed)
+	zw.Write(bytes.Repeat([]byte("BT ET "), 3<<20/6))
+	zw.Close()
 	scanned := assemblePDF([]string{
 		"<< /Type /Catalog /Pages 2 0 R >>",
 		"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
@@ -123,8 +121,8 @@ func TestExtractPDFExplainsWhatIsWrong(t *testing.T) {
 		{"blank pages", MinimalPDF("", " "), "pdf: no text found (a scanned image needs OCR first)"},
 		{"no header", []byte("hello"), "pdf: the file has no PDF header"},
 		{"header only", []byte("%PDF-1.7\n%%EOF"), "pdf: no PDF objects found; the file is damaged or truncated"},
-		{"inflation bomb", bombPDF(8<<20, 0), "pdf: the content inflates more than 100-fold; the file looks like a decompression bomb"},
-		{"too much content", bombPDF(maxStreamBytes, maxStreamBytes/maxInflateRatio), "pdf: the content inflates to more than 50 MiB; split the file into smaller parts"},
+		{"inflation bomb", pdfWith(bomb.Bytes()), "pdf: the content inflates more than 100-fold; the file looks like a decompression bomb"},
+		{"too much content", pdfWith(storedZlib(maxStreamBytes + 1)), "pdf: the content inflates to more than 50 MiB; split the file into smaller parts"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -261,4 +259,81 @@ func objectStreamPDF() []byte {
 	update := "4 0 obj\n" + pdfStreamObject("", []byte("BT /F1 12 Tf 72 700 Td (New text) Tj ET"), true) + "\nendobj\ntrailer\n<< /Root 1 0 R >>\n%%EOF\n"
 	data = append(data, update...)
 	return data
+}
+
+// storedZlib writes n bytes of content as a zlib stream of stored
+// (uncompressed) blocks: a file large enough that the absolute decode
+// limit, not the ratio, applies. It is built by hand because compressing
+// 50 MiB, even at level 0, is slow under the race detector; the checksum
+// is left zero, which the extractor tolerates as it does other damage.
+func storedZlib(n int) []byte {
+	var b bytes.Buffer
+	b.Grow(n + n/65535*5 + 16)
+	b.Write([]byte{0x78, 0x01})
+	block := bytes.Repeat([]byte("BT ET "), 65535/6+1)[:65535]
+	for n > 0 {
+		size := min(n, len(block))
+		n -= size
+		final := byte(0)
+		if n == 0 {
+			final = 1
+		}
+		b.Write([]byte{final, byte(size), byte(size >> 8), ^byte(size), ^byte(size >> 8)})
+		b.Write(block[:size])
+	}
+	b.Write([]byte{0, 0, 0, 0})
+	return b.Bytes()
+}
+
+func TestPDFLexerRejectsNonFiniteNumbers(t *testing.T) {
+	t.Parallel()
+	for _, word := range []string{"+Inf", "-Infinity", "NaN", "1e999"} {
+		l := pdfLexer{data: []byte(word)}
+		if tok := l.next(); tok.kind == tokNumber && !finite(tok.num) {
+			t.Errorf("lexing %q gave the number %v", word, tok.num)
+		}
+	}
+}
+
+func TestObjectStreamWithHostileOffsetsIsSkipped(t *testing.T) {
+	t.Parallel()
+	header := "2 1e300 3 -5 4 99999999999 "
+	objStm := pdfStreamObject(fmt.Sprintf(" /Type /ObjStm /N 3 /First %d", len(header)), []byte(header+"<< /A 1 >>"), false)
+	data := assemblePDF([]string{"<< /Type /Catalog >>", objStm}, "/Root 1 0 R")
+	if _, err := Extract(KindPDF, data); !errors.Is(err, ErrMalformed) {
+		t.Fatalf("Extract() error = %v, want ErrMalformed", err)
+	}
+}
+
+func TestExtractPDFParsesASharedCMapOnce(t *testing.T) {
+	t.Parallel()
+	// 300 pages, each with its own inline font dictionary, all sharing a
+	// CMap of 256k mappings: parsing it per page would take seconds.
+	var cmap strings.Builder
+	cmap.WriteString("1 begincodespacerange <0000> <FFFF> endcodespacerange\n1024 beginbfrange\n")
+	for i := range 1024 {
+		fmt.Fprintf(&cmap, "<%02X00> <%02XFF> <4E00>\n", i%256, i%256) // CJK ideographs: all letters
+	}
+	cmap.WriteString("endbfrange\n")
+	objects := []string{"<< /Type /Catalog /Pages 2 0 R >>", "", pdfStreamObject("", []byte(cmap.String()), true)}
+	var kids []string
+	for i := range 300 {
+		n := len(objects) + 1
+		kids = append(kids, fmt.Sprintf("%d 0 R", n))
+		objects = append(objects,
+			fmt.Sprintf("<< /Type /Page /Parent 2 0 R /Resources << /Font << /F1 << /Subtype /Type0 /ToUnicode 3 0 R >> >> >> /Contents %d 0 R >>", n+1),
+			pdfStreamObject("", []byte(fmt.Sprintf("BT /F1 12 Tf 72 700 Td <%04X> Tj ET", i)), false))
+	}
+	objects[1] = fmt.Sprintf("<< /Type /Pages /Kids [%s] /Count %d >>", strings.Join(kids, " "), len(kids))
+	start := time.Now()
+	doc, err := Extract(KindPDF, assemblePDF(objects, "/Root 1 0 R"))
+	if err != nil {
+		t.Fatalf("Extract() error = %v", err)
+	}
+	if len(doc.Blocks) != 300 {
+		t.Errorf("Extract() gave %d blocks, want one per page", len(doc.Blocks))
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("Extract() took %v", d)
+	}
 }

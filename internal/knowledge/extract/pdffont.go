@@ -17,7 +17,8 @@ import (
 
 const (
 	maxCMapEntries = 1 << 18
-	maxWidthRanges = 64
+	maxWidthRanges = 32
+	maxCodeRanges  = 16 // codespace ranges; real CMaps have a handful
 )
 
 type codeRange struct {
@@ -76,7 +77,7 @@ func parseToUnicode(data []byte) *toUnicode {
 			readUntil("endcodespacerange", 2, func(g []any) {
 				lo, ok1 := g[0].(pdfString)
 				hi, ok2 := g[1].(pdfString)
-				if ok1 && ok2 && len(lo) == len(hi) && len(lo) >= 1 && len(lo) <= 4 && len(cm.space) < 64 {
+				if ok1 && ok2 && len(lo) == len(hi) && len(lo) >= 1 && len(lo) <= 4 && len(cm.space) < maxCodeRanges {
 					r := codeRange{n: len(lo)}
 					copy(r.lo[:], lo)
 					copy(r.hi[:], hi)
@@ -252,8 +253,12 @@ func (f *pdfFont) width(code uint32) float64 {
 func (d *pdfDoc) loadFont(fd pdfDict) *pdfFont {
 	f := &pdfFont{scale: 0.001, widths: map[uint32]float64{}, bold: d.fontIsBold(fd)}
 	if s := d.stream(fd["ToUnicode"]); s != nil {
-		if data := d.decode(s); data != nil {
+		// Many fonts may share one CMap stream: parse it once.
+		if cm, ok := d.cmaps[s]; ok {
+			f.uni = cm
+		} else if data := d.decode(s); data != nil {
 			f.uni = parseToUnicode(data)
+			d.cmaps[s] = f.uni
 		}
 	}
 	subtype := d.name(fd["Subtype"])

@@ -157,7 +157,9 @@ func (l *pdfLexer) next() pdfToken {
 	}
 	word := l.data[start:l.pos]
 	if c == '+' || c == '-' || c == '.' || c >= '0' && c <= '9' {
-		if f, err := strconv.ParseFloat(string(word), 64); err == nil {
+		// ParseFloat also reads "+Inf" and "NaN", which are no PDF numbers
+		// and would poison every calculation they reach.
+		if f, err := strconv.ParseFloat(string(word), 64); err == nil && finite(f) {
 			return pdfToken{kind: tokNumber, num: f}
 		}
 		// Some writers emit "--5" or "4.-2"; read what parses as a number.
@@ -399,6 +401,7 @@ type pdfDoc struct {
 	inflated int       // bytes decoded so far, against budget
 	budget   int       // what the document may decode in total
 	err      error     // a fatal error met while decoding streams
+	cmaps    map[*pdfStream]*toUnicode
 }
 
 // forwardFinder finds the next occurrence of a pattern at or after a
@@ -430,7 +433,7 @@ func (f *forwardFinder) next(p int) int {
 }
 
 func parsePDF(data []byte) *pdfDoc {
-	d := &pdfDoc{data: data, objects: map[int]pdfObject{}, budget: decodeBudget(len(data))}
+	d := &pdfDoc{data: data, objects: map[int]pdfObject{}, budget: decodeBudget(len(data)), cmaps: map[*pdfStream]*toUnicode{}}
 	objs := forwardFinder{data: data, pat: []byte("obj")}
 	endobj := forwardFinder{data: data, pat: []byte("endobj")}
 	endstream := forwardFinder{data: data, pat: []byte("endstream")}
@@ -587,10 +590,10 @@ func (d *pdfDoc) readObjectStream(objStm pdfObject) {
 		if numTok.kind != tokNumber || offTok.kind != tokNumber {
 			return
 		}
-		off := int(first) + int(offTok.num)
-		if offTok.num < 0 || off >= len(data) {
+		if offTok.num < 0 || int(first)+int(min(offTok.num, float64(len(data)))) >= len(data) {
 			continue
 		}
+		off := int(first) + int(offTok.num)
 		l := pdfLexer{data: data, pos: off}
 		v, err := l.value(l.next(), 0, true)
 		if err != nil {
