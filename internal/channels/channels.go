@@ -14,6 +14,7 @@ import (
 	"github.com/metachat/metachat/internal/auth"
 	"github.com/metachat/metachat/internal/secrets"
 	"github.com/metachat/metachat/internal/store"
+	"github.com/metachat/metachat/internal/telegram"
 )
 
 // Service manages channels.
@@ -214,7 +215,7 @@ func (s *Service) Create(ctx context.Context, p *auth.Principal, req Request) (V
 			return err
 		}
 		out.IdentitySecret = sec.IdentitySecret
-		if IsMeta(c.Type) && !strings.Contains(string(req.Config), `"verify_token"`) {
+		if IsMeta(c.Type) && verifyTokenGenerated(req.Config) {
 			out.VerifyToken = sec.Provider.VerifyToken
 		}
 		return tx.Audit(ctx, p.Audit("channel.created", "channel", c.ID, fmt.Sprintf(`{"type":%q,"name":%q}`, c.Type, c.Name)))
@@ -223,7 +224,7 @@ func (s *Service) Create(ctx context.Context, p *auth.Principal, req Request) (V
 		return View{}, err
 	}
 	if c.Type == "telegram" {
-		if err := s.telegram.SetWebhook(ctx, sec.Provider.BotToken, out.WebhookURL, sec.Provider.TelegramToken, nil); err != nil {
+		if err := s.telegram.SetWebhook(ctx, sec.Provider.BotToken, out.WebhookURL, sec.Provider.TelegramToken, telegram.DefaultAllowedUpdates()); err != nil {
 			// Without its webhook the channel would never hear anything:
 			// it is not kept.
 			_ = s.store.Write(ctx, scope, func(tx *store.Tx) error { return tx.DeleteChannel(ctx, c.ID) })
@@ -280,7 +281,7 @@ func (s *Service) Update(ctx context.Context, p *auth.Principal, id string, req 
 		return View{}, err
 	}
 	var out View
-	var newBotToken, telegramSecret string
+	var newBotToken, oldBotToken, telegramSecret string
 	err = s.store.Write(ctx, scope, func(tx *store.Tx) error {
 		c, err := tx.GetChannel(ctx, id)
 		if err != nil {
@@ -334,7 +335,10 @@ func (s *Service) Update(ctx context.Context, p *auth.Principal, id string, req 
 					return err
 				}
 				if psec.BotToken != before.BotToken {
-					newBotToken = psec.BotToken
+					// Another bot: its webhook gets a new secret, and the
+					// old bot's webhook is removed once the new one is set.
+					newBotToken, oldBotToken = psec.BotToken, before.BotToken
+					sec.Provider.TelegramToken = auth.RandomToken(32)
 				}
 			}
 		}
@@ -357,8 +361,11 @@ func (s *Service) Update(ctx context.Context, p *auth.Principal, id string, req 
 		return tx.Audit(ctx, p.Audit("channel.updated", "channel", c.ID, ""))
 	})
 	if err == nil && newBotToken != "" && s.telegram != nil {
-		if err := s.telegram.SetWebhook(ctx, newBotToken, out.WebhookURL, telegramSecret, nil); err != nil {
+		if err := s.telegram.SetWebhook(ctx, newBotToken, out.WebhookURL, telegramSecret, telegram.DefaultAllowedUpdates()); err != nil {
 			return out, apperr.Field("config.bot_token", "saved, but Telegram refused to set the webhook: "+err.Error())
+		}
+		if oldBotToken != "" {
+			_ = s.telegram.DeleteWebhook(ctx, oldBotToken)
 		}
 	}
 	return out, err
@@ -476,4 +483,14 @@ func (s *Service) OpenProvider(c store.Channel) (ProviderChannel, error) {
 	}
 	out.Secrets = sec.Provider
 	return out, nil
+}
+
+// verifyTokenGenerated reports whether a create request left the verify
+// token to the server (absent or empty), which then shows it once.
+func verifyTokenGenerated(raw json.RawMessage) bool {
+	var c struct {
+		VerifyToken string `json:"verify_token"`
+	}
+	_ = json.Unmarshal(raw, &c)
+	return strings.TrimSpace(c.VerifyToken) == ""
 }

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -151,6 +152,9 @@ func (s *Service) storeMeta(ctx context.Context, ch channels.ProviderChannel, m 
 	text := strings.TrimSpace(m.Text)
 	switch {
 	case m.Type == meta.TypeText || m.Type == meta.TypeInteractive || m.Type == meta.TypeButton || m.Type == meta.TypePostback || m.Type == meta.TypeQuickReply:
+	case m.Type == meta.TypeUnsupported && text != "":
+		// A link the customer wrote comes with its preview as a "fallback"
+		// attachment: the text is the message, and it wants an answer.
 	case m.Media != nil && text != "":
 		text = "[" + m.Type + "] " + text
 	default:
@@ -162,8 +166,8 @@ func (s *Service) storeMeta(ctx context.Context, ch channels.ProviderChannel, m 
 	metaJSON, _ := json.Marshal(map[string]any{"type": m.Type, "payload": m.Payload, "reply_to": m.ReplyToID, "raw": m.Raw})
 	in := conversations.Inbound{TenantID: ch.TenantID, ChannelID: ch.ID, ExternalID: m.From.ID, ContactName: m.From.Name,
 		Text: truncateRunes(text, 4000), ProviderMessageID: m.ProviderMessageID, At: m.Timestamp, Meta: metaJSON, RequestID: requestID,
-		NoReply: m.Type == meta.TypeReaction || m.Type == meta.TypeUnsupported}
-	if len(m.Attachments) > 0 && s.media != nil {
+		NoReply: m.Type == meta.TypeReaction || m.Type == meta.TypeUnsupported && strings.TrimSpace(m.Text) == ""}
+	if slices.ContainsFunc(m.Attachments, downloadable) && s.media != nil {
 		in.AfterAppend = func(ctx context.Context, tx *store.Tx, msg store.Message) error {
 			return s.media.EnqueueMedia(ctx, tx, msg.ID)
 		}
@@ -172,10 +176,27 @@ func (s *Service) storeMeta(ctx context.Context, ch channels.ProviderChannel, m 
 	return err
 }
 
+// downloadable reports whether an attachment is a file the customer sent.
+// Link previews ("fallback"), shares, reels and map links point anywhere
+// on the web: fetching them would let a customer make the server GET any
+// URL, so they are kept as links only.
+func downloadable(a meta.Media) bool {
+	switch a.Type {
+	case meta.TypeImage, meta.TypeAudio, meta.TypeVideo, meta.TypeDocument, meta.TypeSticker:
+		return a.ID != "" || a.URL != ""
+	}
+	return false
+}
+
 // applyStatus moves a sent message's delivery state forward (never back).
 func (s *Service) applyStatus(ctx context.Context, ch channels.ProviderChannel, st meta.Status) error {
 	if st.ProviderMessageID == "" {
-		return nil // a Messenger watermark: it names no message
+		// A Messenger receipt names no message, only a watermark: every
+		// message sent to the contact up to then has reached the status.
+		if st.Watermark.IsZero() || st.RecipientID == "" {
+			return nil
+		}
+		return s.applyWatermark(ctx, ch, st)
 	}
 	reason := ""
 	windowClosed := false
@@ -209,6 +230,31 @@ func (s *Service) applyStatus(ctx context.Context, ch channels.ProviderChannel, 
 	return nil
 }
 
+func (s *Service) applyWatermark(ctx context.Context, ch channels.ProviderChannel, st meta.Status) error {
+	var changed []store.Message
+	err := s.store.Write(ctx, store.TenantScope(ch.TenantID), func(tx *store.Tx) error {
+		ids, err := tx.AdvanceDeliveryUpTo(ctx, ch.ID, st.RecipientID, st.Watermark, st.Status, meta.StatusRank(st.Status))
+		if err != nil {
+			return err
+		}
+		for _, id := range ids {
+			m, err := tx.GetMessage(ctx, id)
+			if err != nil {
+				return err
+			}
+			changed = append(changed, m)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, m := range changed {
+		s.publishDelivery(ctx, ch.TenantID, m)
+	}
+	return nil
+}
+
 func (s *Service) publishDelivery(ctx context.Context, tenantID string, m store.Message) {
 	data, _ := json.Marshal(map[string]string{"type": "delivery", "message_id": m.ID, "delivery": m.Delivery, "error": m.DeliveryError})
 	_ = s.bus.Publish(ctx, realtime.Event{TenantID: tenantID, ConversationID: m.ConversationID, Type: "delivery", Data: data})
@@ -225,6 +271,11 @@ func (s *Service) receiveTelegram(ctx context.Context, ch channels.ProviderChann
 		return nil // channel posts, membership changes: nothing to answer
 	}
 	text := strings.TrimSpace(m.Text)
+	if m.Type == telegram.TypeCallback && text == "" {
+		// A tap carries only the button's data: that is what the customer
+		// chose, and what the bot must answer.
+		text = strings.TrimSpace(m.Payload)
+	}
 	if m.Type != telegram.TypeText && m.Type != telegram.TypeCallback {
 		text = strings.TrimSpace("[" + m.Type + "] " + text)
 	}
@@ -358,7 +409,7 @@ func (s *Service) Deliver(ctx context.Context, tenantID, messageID string, lastA
 			}
 			return fmt.Errorf("deliver: %w", err)
 		default:
-			return s.failDelivery(ctx, tenantID, ch, m, err.Error(), false, false)
+			return s.failDelivery(ctx, tenantID, ch, m, err.Error(), false, !aboutRecipient(err))
 		}
 	}
 	err = s.store.Write(ctx, scope, func(tx *store.Tx) error {
@@ -428,7 +479,31 @@ func (s *Service) send(ctx context.Context, ch channels.ProviderChannel, to, tex
 	return first, nil
 }
 
-func (s *Service) failDelivery(ctx context.Context, tenantID string, ch channels.ProviderChannel, m store.Message, reason string, windowClosed, badToken bool) error {
+// aboutRecipient reports a failure that concerns one customer, not the
+// channel: a Telegram user who blocked the bot or whose chat is gone, a
+// WhatsApp number that cannot receive messages. The channel stays healthy.
+func aboutRecipient(err error) bool {
+	var te *telegram.APIError
+	if errors.As(err, &te) {
+		return te.Blocked() || te.Code == http.StatusBadRequest && strings.Contains(strings.ToLower(te.Description), "chat not found")
+	}
+	var me *meta.APIError
+	if errors.As(err, &me) {
+		switch me.Code {
+		case 131021, // recipient cannot be the sender
+			131026, // undeliverable
+			131030, // not on the test number's allow-list
+			551:    // Messenger: this person is not available
+			return true
+		}
+	}
+	return false
+}
+
+// failDelivery records a message that will not be sent, flagging the
+// conversation when the window closed and the channel's health when the
+// failure is the channel's (a refused token, a provider refusing to work).
+func (s *Service) failDelivery(ctx context.Context, tenantID string, ch channels.ProviderChannel, m store.Message, reason string, windowClosed, channelError bool) error {
 	err := s.store.Write(ctx, store.TenantScope(tenantID), func(tx *store.Tx) error {
 		if err := tx.SetDelivery(ctx, m.ID, "", "failed", reason); err != nil {
 			return err
@@ -438,7 +513,7 @@ func (s *Service) failDelivery(ctx context.Context, tenantID string, ch channels
 				return err
 			}
 		}
-		if badToken || !windowClosed {
+		if channelError {
 			return tx.SetChannelError(ctx, ch.ID, reason)
 		}
 		return nil
@@ -471,11 +546,17 @@ func (s *Service) FetchMedia(ctx context.Context, tenantID, messageID string, la
 		c, err = tx.GetChannel(ctx, m.ChannelID)
 		return err
 	})
-	if apperr.Is(err, apperr.NotFound) || len(existing) > 0 {
+	if apperr.Is(err, apperr.NotFound) {
 		return nil
 	}
 	if err != nil {
 		return err
+	}
+	// A retry after a transient failure fetches only the files not kept
+	// yet (fetched, or failed for good).
+	done := map[string]bool{}
+	for _, e := range existing {
+		done[e.ProviderID] = true
 	}
 	ch, err := s.chans.OpenProvider(c)
 	if err != nil {
@@ -498,11 +579,22 @@ func (s *Service) FetchMedia(ctx context.Context, tenantID, messageID string, la
 		_ = json.Unmarshal(m.Meta, &mm)
 		if n, err := meta.ParseNotification(wrapRaw(ch.Type, ch.Config, mm.Raw)); err == nil && len(n.Messages) == 1 {
 			for _, a := range n.Messages[0].Attachments {
-				files = append(files, file{id: a.ID, url: a.URL, mime: a.MimeType, name: a.Filename})
+				if downloadable(a) {
+					files = append(files, file{id: a.ID, url: a.URL, mime: a.MimeType, name: a.Filename})
+				}
 			}
 		}
 	}
-	for _, f := range files {
+	for i, f := range files {
+		// Messenger and Instagram attachments have no id, only a URL that
+		// is a short-lived credential: they are known by their place.
+		key := f.id
+		if key == "" {
+			key = "attachment:" + strconv.Itoa(i)
+		}
+		if done[key] {
+			continue
+		}
 		var data []byte
 		mime := f.mime
 		var err error
@@ -514,7 +606,7 @@ func (s *Service) FetchMedia(ctx context.Context, tenantID, messageID string, la
 		default:
 			data, mime, err = s.graph.DownloadAttachment(ctx, f.url, s.MaxMediaBytes)
 		}
-		rec := store.Media{MessageID: m.ID, ProviderID: f.id, MimeType: mime, Filename: f.name}
+		rec := store.Media{MessageID: m.ID, ProviderID: key, MimeType: mime, Filename: f.name}
 		if err != nil {
 			if meta.ActionOf(err) == meta.ActionRetry && !lastAttempt {
 				return fmt.Errorf("fetch media: %w", err)

@@ -5,15 +5,40 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
+
+	"github.com/metachat/metachat/internal/apperr"
 )
 
-// ChannelByID reads a channel by id alone, for public webhook routes that
-// learn the tenant from the channel (system scope).
+// ChannelByID reads a channel of an active tenant by id alone, for public
+// webhook routes that learn the tenant from the channel (system scope). A
+// suspended tenant's channels are not found, as for the widget: nothing
+// reaches the tenant, and no bot answers on its behalf.
 func (t *Tx) ChannelByID(ctx context.Context, id string) (Channel, error) {
-	c, err := scanChannel(t.queryRow(ctx, `SELECT `+channelCols+` FROM channels WHERE id = $1`, id))
-	return c, notFound(err, "channel")
+	cols := strings.Split(channelCols, ", ")
+	for i, c := range cols {
+		cols[i] = "c." + c
+	}
+	var status string
+	row := t.queryRow(ctx, `SELECT `+strings.Join(cols, ", ")+`, tn.status FROM channels c JOIN tenants tn ON tn.id = c.tenant_id WHERE c.id = $1`, id)
+	c, err := scanChannel(withStatus{row, &status})
+	if err != nil {
+		return Channel{}, notFound(err, "channel")
+	}
+	if status != "active" {
+		return Channel{}, apperr.New(apperr.NotFound, "channel not found")
+	}
+	return c, nil
 }
+
+// withStatus scans a channel row followed by its tenant's status.
+type withStatus struct {
+	row    *sql.Row
+	status *string
+}
+
+func (w withStatus) Scan(dest ...any) error { return w.row.Scan(append(dest, w.status)...) }
 
 // SetChannelAccount records the provider account a channel's webhooks are
 // routed by (WhatsApp phone number id, Page id, bot id).
@@ -63,11 +88,17 @@ const (
 // webhook; a successful send also clears the last error.
 func (t *Tx) TouchChannel(ctx context.Context, id string, ev ChannelEvent) error {
 	q := map[ChannelEvent]string{
-		ChannelInbound:  `UPDATE channels SET last_inbound_at = $1 WHERE tenant_id = $2 AND id = $3`,
+		// At most once a minute: every webhook of a channel updating its
+		// row would serialise them all on that row's lock.
+		ChannelInbound:  `UPDATE channels SET last_inbound_at = $1 WHERE tenant_id = $2 AND id = $3 AND last_inbound_at < $4`,
 		ChannelOutbound: `UPDATE channels SET last_outbound_at = $1, last_error = '' WHERE tenant_id = $2 AND id = $3`,
 		ChannelVerified: `UPDATE channels SET webhook_verified_at = $1 WHERE tenant_id = $2 AND id = $3`,
 	}[ev]
-	_, err := t.exec(ctx, q, micros(t.Now), t.tenant(), id)
+	args := []any{micros(t.Now), t.tenant(), id}
+	if ev == ChannelInbound {
+		args = append(args, micros(t.Now.Add(-time.Minute)))
+	}
+	_, err := t.exec(ctx, q, args...)
 	return err
 }
 
@@ -105,10 +136,41 @@ WHERE tenant_id = $3 AND channel_id = $4 AND provider_message_id = $5 AND `+deli
 	return id, true, nil
 }
 
-// MarkInbound records that the contact wrote now (the 24-hour window
-// restarts) and clears the need for a template.
+// AdvanceDeliveryUpTo applies a watermark receipt (Messenger, Instagram),
+// which names no message: every message the channel sent the contact with
+// externalID up to the watermark has reached status. It returns the ids of
+// the messages that changed; as with AdvanceDelivery, none moves back.
+func (t *Tx) AdvanceDeliveryUpTo(ctx context.Context, channelID, externalID string, watermark time.Time, status string, rank int) ([]string, error) {
+	rows, err := t.query(ctx, `UPDATE messages SET delivery = $1, delivery_error = ''
+WHERE tenant_id = $2 AND channel_id = $3 AND provider_message_id IS NOT NULL AND role IN ('assistant', 'agent')
+  AND created_at <= $4 AND `+deliveryRank+` < $5
+  AND conversation_id IN (SELECT cv.id FROM conversations cv JOIN contacts ct ON ct.tenant_id = cv.tenant_id AND ct.id = cv.contact_id
+                          WHERE cv.tenant_id = $2 AND cv.channel_id = $3 AND ct.external_id = $6)
+RETURNING id`, status, t.tenant(), channelID, micros(watermark), rank, externalID)
+	if err != nil {
+		return nil, fmt.Errorf("advance delivery up to a watermark: %w", err)
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
+}
+
+// MarkInbound records that the contact wrote at at (the 24-hour window
+// restarts) and clears the need for a template. Providers redeliver for
+// days and in no order, so an older message arriving late moves nothing:
+// the window runs from the newest message.
 func (t *Tx) MarkInbound(ctx context.Context, conversationID string, at time.Time) error {
-	_, err := t.exec(ctx, `UPDATE conversations SET last_inbound_at = $1, needs_template = $2 WHERE tenant_id = $3 AND id = $4`,
+	_, err := t.exec(ctx, `UPDATE conversations SET
+    needs_template = CASE WHEN last_inbound_at < $1 THEN $2 ELSE needs_template END,
+    last_inbound_at = CASE WHEN last_inbound_at < $1 THEN $1 ELSE last_inbound_at END
+WHERE tenant_id = $3 AND id = $4`,
 		micros(at), false, t.tenant(), conversationID)
 	return err
 }
