@@ -850,8 +850,10 @@ func TestAVisitorSendingTooFastIsRateLimited(t *testing.T) {
 	for _, d := range storetest.Dialects {
 		t.Run(string(d), func(t *testing.T) {
 			t.Parallel()
-			e := newEnv(t, d, envOptions{widgetMessageRate: 1}) // burst 2
-			lc := startLiveChat(t, e, "one")                    // takes a token
+			// A slow refill (one token per 100 s, burst 2): a loaded machine
+			// cannot refill the bucket between the messages.
+			e := newEnv(t, d, envOptions{widgetMessageRate: 0.01})
+			lc := startLiveChat(t, e, "one") // takes a token
 			lc.sock.say("c1", "two")
 			lc.sock.expectMessage(2, "user")
 			lc.sock.say("c2", "three")
