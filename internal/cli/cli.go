@@ -363,7 +363,7 @@ func newQueue(st *store.Store, cfg *config.Config, sv services, work bool, log *
 		// One client for every model call: a provider is built per reply,
 		// and without a shared transport each call opened (and left idle) a
 		// new connection until the process ran out of file descriptors.
-		HTTPClient: &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()},
+		HTTPClient: newHTTPClient(0),
 	}, nil, log)
 	jobs.AddReplyWorker(workers, replier, log)
 	jobs.AddIngestWorker(workers, sv.kb, log)
@@ -382,7 +382,7 @@ func newQueue(st *store.Store, cfg *config.Config, sv services, work bool, log *
 // newMessaging builds the provider channels' service with the Graph and
 // Telegram clients at the configured URLs.
 func newMessaging(st *store.Store, cfg *config.Config, chans *channels.Service, convs *conversations.Service, bus realtime.Publisher, log *slog.Logger) *messaging.Service {
-	hc := &http.Client{Timeout: 30 * time.Second, Transport: http.DefaultTransport.(*http.Transport).Clone()}
+	hc := newHTTPClient(30 * time.Second)
 	tg := &telegram.Client{BaseURL: cfg.TelegramAPIURL, HTTP: hc}
 	chans.SetTelegram(tg)
 	return messaging.New(st, chans, convs, bus, messaging.GraphClient(cfg.MetaGraphURL, hc), tg, log)
@@ -395,7 +395,7 @@ func newKnowledge(st *store.Store, cfg *config.Config, bus realtime.Publisher, l
 	var embed knowledge.Embedder
 	if cfg.EmbeddingModel != "" {
 		e, err := llm.NewEmbedder(llm.Config{Provider: cfg.LLMProvider, BaseURL: cfg.LLMBaseURL, APIKey: cfg.LLMAPIKey, Model: cfg.EmbeddingModel,
-			HTTPClient: &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}})
+			HTTPClient: newHTTPClient(0)})
 		if err != nil {
 			return nil, &config.Error{Var: "METACHAT_EMBEDDING_MODEL", Reason: err.Error()}
 		}
@@ -619,4 +619,10 @@ func tenant(ctx context.Context, args []string, env config.Lookup, stdio IO) err
 	}
 	fmt.Fprintf(stdio.Stdout, "tenant %q created (id %s)\nAPI key (shown once): %s\n", c.Tenant.Name, c.Tenant.ID, c.Secret)
 	return nil
+}
+
+// newHTTPClient is a client with its own connection pool for calls to one
+// kind of outside service; timeout 0 leaves timing to the caller.
+func newHTTPClient(timeout time.Duration) *http.Client {
+	return &http.Client{Timeout: timeout, Transport: http.DefaultTransport.(*http.Transport).Clone()}
 }

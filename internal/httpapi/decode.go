@@ -27,11 +27,7 @@ func decodeJSON(r *http.Request, v any) error {
 	}
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return &apperr.Error{Kind: apperr.TooLarge, Message: fmt.Sprintf("the body is larger than %d bytes", mbe.Limit), Fields: []apperr.FieldError{{Field: "body", Message: "is too large"}}}
-		}
-		return apperr.Field("body", "could not be read")
+		return bodyReadError(err, "body")
 	}
 	if len(bytes.TrimSpace(body)) == 0 {
 		return apperr.Field("body", "is empty: send a JSON object")
@@ -98,4 +94,14 @@ func pathID(r *http.Request, name string) (string, error) {
 		return "", apperr.Field(name, "is not a valid id")
 	}
 	return id, nil
+}
+
+// bodyReadError explains why a request body could not be read: over the
+// route's size limit (413 naming field) or cut off.
+func bodyReadError(err error, field string) error {
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return &apperr.Error{Kind: apperr.TooLarge, Message: fmt.Sprintf("the body is larger than %d bytes", mbe.Limit), Fields: []apperr.FieldError{{Field: field, Message: "is too large"}}}
+	}
+	return apperr.Field("body", "could not be read")
 }

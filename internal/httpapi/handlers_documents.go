@@ -1,8 +1,6 @@
 package httpapi
 
 import (
-	"errors"
-	"fmt"
 	"io"
 	"mime"
 	"net/http"
@@ -58,7 +56,7 @@ func (s *Server) documentBody(r *http.Request) (knowledge.New, error) {
 			break
 		}
 		if err != nil {
-			return knowledge.New{}, bodyReadError(err)
+			return knowledge.New{}, bodyReadError(err, "file")
 		}
 		switch part.FormName() {
 		case "file":
@@ -67,7 +65,7 @@ func (s *Server) documentBody(r *http.Request) (knowledge.New, error) {
 			}
 			data, err := io.ReadAll(io.LimitReader(part, s.kb.MaxUploadBytes()+1))
 			if err != nil {
-				return knowledge.New{}, bodyReadError(err)
+				return knowledge.New{}, bodyReadError(err, "file")
 			}
 			if data == nil {
 				data = []byte{}
@@ -76,7 +74,7 @@ func (s *Server) documentBody(r *http.Request) (knowledge.New, error) {
 		case "title", "tags":
 			v, err := io.ReadAll(io.LimitReader(part, 4<<10))
 			if err != nil {
-				return knowledge.New{}, bodyReadError(err)
+				return knowledge.New{}, bodyReadError(err, "file")
 			}
 			if part.FormName() == "title" {
 				n.Title = string(v)
@@ -95,14 +93,6 @@ func (s *Server) documentBody(r *http.Request) (knowledge.New, error) {
 		return knowledge.New{}, apperr.Field("file", "is required in a multipart upload")
 	}
 	return n, nil
-}
-
-func bodyReadError(err error) error {
-	var mbe *http.MaxBytesError
-	if errors.As(err, &mbe) {
-		return &apperr.Error{Kind: apperr.TooLarge, Message: fmt.Sprintf("the body is larger than %d bytes", mbe.Limit), Fields: []apperr.FieldError{{Field: "file", Message: "is too large"}}}
-	}
-	return apperr.Field("body", "could not be read: "+err.Error())
 }
 
 func (s *Server) createDocument(w http.ResponseWriter, r *http.Request) error {

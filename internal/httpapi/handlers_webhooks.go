@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -37,11 +36,7 @@ func (s *Server) verifyWebhook(w http.ResponseWriter, r *http.Request) error {
 func (s *Server) receiveWebhook(w http.ResponseWriter, r *http.Request) error {
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return &apperr.Error{Kind: apperr.TooLarge, Message: fmt.Sprintf("the body is larger than %d bytes", mbe.Limit)}
-		}
-		return apperr.Field("body", "could not be read")
+		return bodyReadError(err, "body")
 	}
 	if err := s.msg.Receive(r.Context(), r.PathValue("channel_id"), r.Header, body, requestID(r.Context())); err != nil {
 		return err

@@ -53,7 +53,7 @@ func (s *Service) Ingest(ctx context.Context, tenantID, documentID string, gener
 	s.publish(ctx, tenantID, d)
 
 	started := time.Now()
-	chunks, err := s.process(ctx, tenantID, &d, content, log)
+	chunks, err := s.process(ctx, tenantID, &d, content)
 	if err == nil {
 		err = s.store.Write(ctx, scope, func(tx *store.Tx) error {
 			return tx.ReplaceChunks(ctx, documentID, generation, chunks)
@@ -108,9 +108,7 @@ func (s *Service) publishCurrent(ctx context.Context, tenantID, id string) {
 
 // process turns a document's content into chunks (with embeddings when a
 // model is configured).
-func (s *Service) process(ctx context.Context, tenantID string, d *store.Document, content []byte, log interface {
-	Info(string, ...any)
-}) ([]store.Chunk, error) {
+func (s *Service) process(ctx context.Context, tenantID string, d *store.Document, content []byte) ([]store.Chunk, error) {
 	scope := store.TenantScope(tenantID)
 	contentType := ""
 	if d.Source == "url" && len(content) == 0 {

@@ -3,6 +3,7 @@ package knowledge
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -71,12 +72,12 @@ func (is *indexes) get(ctx context.Context, tenantID string) (*tenantIndex, erro
 		var load []string
 		for _, d := range docs {
 			current[d.ID] = d
-			if old, ok := ti.docs[d.ID]; !ok || old.Generation != d.Generation || !sameTags(old.Tags, d.Tags) || old.Title != d.Title {
+			if old, ok := ti.docs[d.ID]; !ok || changed(old, d) {
 				load = append(load, d.ID)
 			}
 		}
 		for id, old := range ti.docs {
-			if cur, ok := current[id]; !ok || cur.Generation != old.Generation || !sameTags(old.Tags, cur.Tags) || old.Title != cur.Title {
+			if cur, ok := current[id]; !ok || changed(old, cur) {
 				ti.ix.RemoveGroup(id)
 				delete(ti.docs, id)
 			}
@@ -130,16 +131,10 @@ func indexText(title, heading, text string) string {
 	return title + "\n" + heading + "\n" + text
 }
 
-func sameTags(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
+// changed reports whether a document's indexed chunks are out of date:
+// a new generation, or a title or tags (both indexed with every chunk).
+func changed(old, cur store.IndexedDocument) bool {
+	return old.Generation != cur.Generation || old.Title != cur.Title || !slices.Equal(old.Tags, cur.Tags)
 }
 
 // SearchRequest is a retrieval query.

@@ -564,19 +564,15 @@ func (s *Service) FetchMedia(ctx context.Context, tenantID, messageID string, la
 	}
 	type file struct{ id, url, mime, name string }
 	var files []file
+	var mm struct {
+		Raw json.RawMessage `json:"raw"` // the provider's payload, kept on the message
+	}
+	_ = json.Unmarshal(m.Meta, &mm)
 	if ch.Type == "telegram" {
-		var mm struct {
-			Raw json.RawMessage `json:"raw"`
-		}
-		_ = json.Unmarshal(m.Meta, &mm)
 		if u, err := telegram.ParseUpdate(mm.Raw); err == nil && u.Message != nil && u.Message.FileID != "" {
 			files = append(files, file{id: u.Message.FileID, mime: u.Message.MimeType, name: u.Message.FileName})
 		}
 	} else {
-		var mm struct {
-			Raw json.RawMessage `json:"raw"`
-		}
-		_ = json.Unmarshal(m.Meta, &mm)
 		if n, err := meta.ParseNotification(wrapRaw(ch.Type, ch.Config, mm.Raw)); err == nil && len(n.Messages) == 1 {
 			for _, a := range n.Messages[0].Attachments {
 				if downloadable(a) {

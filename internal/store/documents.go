@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strconv"
 	"strings"
 	"time"
 
@@ -127,16 +128,16 @@ func (t *Tx) ListDocuments(ctx context.Context, f DocumentFilter, p Page) ([]Doc
 	args := []any{t.tenant(), p.bound()}
 	if f.Status != "" {
 		args = append(args, f.Status)
-		q += fmt.Sprintf(` AND status = $%d`, len(args))
+		q += ` AND status = $` + strconv.Itoa(len(args))
 	}
 	if f.Tag != "" {
 		// Tags are a JSON array of strings; the quoted form matches one
 		// whole tag (tags are validated to hold no quotes or backslashes).
 		args = append(args, `%"`+f.Tag+`"%`)
-		q += fmt.Sprintf(` AND tags LIKE $%d`, len(args))
+		q += ` AND tags LIKE $` + strconv.Itoa(len(args))
 	}
 	args = append(args, p.Limit)
-	q += fmt.Sprintf(` ORDER BY id LIMIT $%d`, len(args))
+	q += ` ORDER BY id LIMIT $` + strconv.Itoa(len(args))
 	rows, err := t.query(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list documents: %w", err)
@@ -324,12 +325,9 @@ func (t *Tx) ChunksOf(ctx context.Context, ids []string, withEmbeddings bool) ([
 		if len(ids) == 0 {
 			return nil, nil
 		}
-		ph := make([]string, len(ids))
-		for i, id := range ids {
-			args = append(args, id)
-			ph[i] = fmt.Sprintf("$%d", i+2)
-		}
-		q += ` AND document_id IN (` + strings.Join(ph, ", ") + `)`
+		var in string
+		args, in = inList(args, ids)
+		q += ` AND document_id IN (` + in + `)`
 	}
 	q += ` ORDER BY document_id, position`
 	rows, err := t.query(ctx, q, args...)
@@ -400,13 +398,8 @@ func (t *Tx) ChunksByID(ctx context.Context, ids []string) (map[string]Chunk, er
 	if len(ids) == 0 {
 		return out, nil
 	}
-	args := []any{t.tenant()}
-	ph := make([]string, len(ids))
-	for i, id := range ids {
-		args = append(args, id)
-		ph[i] = fmt.Sprintf("$%d", i+2)
-	}
-	rows, err := t.query(ctx, `SELECT id, document_id, position, heading, text FROM chunks WHERE tenant_id = $1 AND id IN (`+strings.Join(ph, ", ")+`)`, args...)
+	args, in := inList([]any{t.tenant()}, ids)
+	rows, err := t.query(ctx, `SELECT id, document_id, position, heading, text FROM chunks WHERE tenant_id = $1 AND id IN (`+in+`)`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("read chunks: %w", err)
 	}
@@ -425,4 +418,15 @@ func (t *Tx) ChunksByID(ctx context.Context, ids []string) (map[string]Chunk, er
 func (t *Tx) DocumentByURL(ctx context.Context, sourceURL string) (Document, error) {
 	d, err := scanDocument(t.queryRow(ctx, `SELECT `+documentCols+` FROM documents WHERE tenant_id = $1 AND source = 'url' AND source_url = $2 ORDER BY id LIMIT 1`, t.tenant(), sourceURL))
 	return d, notFound(err, "document")
+}
+
+// inList appends values to args as bind parameters and returns the
+// placeholder list for an IN (…) clause: values never enter the SQL text.
+func inList(args []any, values []string) ([]any, string) {
+	ph := make([]string, len(values))
+	for i, v := range values {
+		args = append(args, v)
+		ph[i] = "$" + strconv.Itoa(len(args))
+	}
+	return args, strings.Join(ph, ", ")
 }
