@@ -144,10 +144,13 @@ func TestThePerIPRateLimitRefusesBurstsButNeverHealthChecks(t *testing.T) {
 		}
 		// Sign-in and other public routes share the address's budget.
 		e.anonymous().do("POST", "/api/v1/auth/login", map[string]string{"email": "a@b.example", "password": "whatever-123"}).problem(t, 429, "")
-		// Health checks and metrics are never limited.
+		// Health checks and metrics are never limited. Readiness may answer
+		// 503 when its 2 s database check is starved by a loaded test run;
+		// what matters here is that it is never refused as over the limit.
 		for range 20 {
 			for _, path := range []string{"/healthz", "/readyz", "/metrics"} {
-				if r := e.anonymous().do("GET", path, nil); r.Status != 200 {
+				r := e.anonymous().do("GET", path, nil)
+				if r.Status == 429 || (r.Status != 200 && path != "/readyz") {
 					t.Fatalf("%s while the address is limited: %d", path, r.Status)
 				}
 			}
