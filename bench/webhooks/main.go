@@ -4,12 +4,17 @@
 //
 // Fully accepted means what POST /webhooks/{channel_id} does before it
 // answers 200: the X-Hub-Signature-256 HMAC-SHA256 over the raw body is
-// checked with the channel's app secret, the notification is parsed, and
-// conversations.PostInbound deduplicates it (unique provider message id),
-// upserts the contact, finds or opens the conversation, stores the message
-// and inserts the River reply job, all in one transaction. The server runs
-// with --no-workers, so the reply jobs stay queued: this measures
-// acceptance, which ends at the job being enqueued.
+// checked with the channel's app secret, and the body is stored durably
+// (deduplicated: a byte-identical resend still waiting is not stored
+// again) with the River job that will process it, in one transaction that
+// concurrent webhooks share (group commit). The server runs with
+// --no-workers, so this measures acceptance, which ends at the job being
+// enqueued.
+//
+// Then the bench runs `metachat worker` on the same database until every
+// stored webhook is processed — the contact upserted, the conversation
+// found or opened, the message stored once per wamid with its reply job —
+// reports that drain rate, and checks the rows.
 //
 // Each notification is a metafake.WhatsAppText body with a fresh wamid,
 // from one of -senders phone numbers (so contacts and conversations are
@@ -112,6 +117,7 @@ type options struct {
 	dupShare    float64
 	channels    int
 	reqTimeout  time.Duration
+	drain       time.Duration
 	timeout     time.Duration
 	keep        bool
 	profile     string
@@ -135,7 +141,8 @@ func main() {
 	flag.Float64Var(&o.dupShare, "dup", 0.05, "share of requests that resend a notification already answered 200 (a redelivery)")
 	flag.IntVar(&o.channels, "channels", 1, "WhatsApp channels (phone numbers) the senders are spread over; 1 is the target's set-up, more shows what per-channel contention costs")
 	flag.DurationVar(&o.reqTimeout, "request-timeout", 10*time.Second, "a request not answered this long counts as an error")
-	flag.DurationVar(&o.timeout, "timeout", 0, "hard limit on the whole run (default 2m + (3×duration + 90s) per dialect); the bench cleans up and exits with status 2 when reached")
+	flag.DurationVar(&o.drain, "drain", 20*time.Second, "how long `metachat worker` processes the stored webhooks (it stops earlier when none is left); 0 skips the drain")
+	flag.DurationVar(&o.timeout, "timeout", 0, "hard limit on the whole run (default 2m + (3×duration + 90s + drain) per dialect); the bench cleans up and exits with status 2 when reached")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temporary directory (server logs, SQLite files)")
 	flag.StringVar(&o.profile, "profile", "", "directory for CPU profiles of the server child, one per server window (closed and open loop)")
 	flag.Parse()
@@ -161,7 +168,7 @@ func main() {
 		fail("-dup must be in [0, 1)")
 	}
 	if o.timeout == 0 {
-		o.timeout = 2*time.Minute + time.Duration(len(o.dialects))*(3*o.duration+90*time.Second)
+		o.timeout = 2*time.Minute + time.Duration(len(o.dialects))*(3*o.duration+90*time.Second+o.drain)
 	}
 	os.Exit(run(o))
 }
@@ -307,8 +314,11 @@ func runChild(kind string) int {
 	}()
 	switch kind {
 	case "serve":
-		// Acceptance only: the reply jobs are enqueued, no worker runs them.
+		// Acceptance only: the webhook jobs are enqueued, no worker runs them.
 		return cli.Run(ctx, []string{"serve", "--no-workers"}, os.LookupEnv, cli.IO{Stdin: strings.NewReader(""), Stdout: os.Stdout, Stderr: os.Stderr})
+	case "worker":
+		// The drain: `metachat worker` processes the stored webhooks.
+		return cli.Run(ctx, []string{"worker"}, os.LookupEnv, cli.IO{Stdin: strings.NewReader(""), Stdout: os.Stdout, Stderr: os.Stderr})
 	case "bare":
 		return runBare(ctx)
 	}
@@ -415,6 +425,9 @@ func startChild(kind string, env []string, logPath string) (*child, error) {
 		}
 		outR.Close()
 	}()
+	if kind == "worker" {
+		return ch, nil // it serves nothing: it works until told to stop
+	}
 	select {
 	case u := <-urlc:
 		ch.url = u
@@ -1215,8 +1228,9 @@ func (p *phaseResult) keptUp() bool {
 
 // check compares what the client saw with the rows the server left. A
 // fresh notification whose request failed (a timeout, say) may or may not
-// have been stored; one answered 200 must have been, exactly once, with
-// its reply job; a redelivery must add nothing.
+// have been stored; one answered 200 must have been, exactly once: either
+// still waiting as a stored webhook, or processed into one message with
+// its reply job. A redelivery must add nothing.
 type check struct {
 	accepted, unknown       int // fresh wamids answered 200; failed (stored or not)
 	dupSent, dupOK          int // redeliveries sent; answered 200
@@ -1224,19 +1238,83 @@ type check struct {
 	messages, distinct      int // rows with a provider message id; distinct ids
 	jobs                    int // River reply jobs
 	contacts, conversations int
+	waiting                 int // stored webhooks not processed yet
+	waitingWamids           int // the wamids they carry, none of them also a message
+	overlap                 int // wamids both waiting and stored as a message (a resend of a processed body)
 	err                     string
 }
 
 func (c *check) ok() bool {
-	return c.err == "" && c.distinct == c.messages && c.messages >= c.accepted && c.messages <= c.accepted+c.unknown &&
-		c.jobs == c.messages && c.contacts == c.senders && c.conversations == c.senders
+	stored := c.messages + c.waitingWamids - c.overlap
+	complete := c.waiting > 0 || (c.contacts == c.senders && c.conversations == c.senders)
+	return c.err == "" && c.distinct == c.messages && stored >= c.accepted && stored <= c.accepted+c.unknown &&
+		c.jobs == c.messages && c.contacts <= c.senders && c.conversations <= c.senders && complete
 }
+
+// drain is the worker phase: stored webhooks processed.
+type drain struct {
+	events, left int           // webhook events waiting when the worker started; when it stopped
+	took         time.Duration // the worker's window
+	cpu          time.Duration // the worker child's CPU
+}
+
+// drainWebhooks runs `metachat worker` on the server's database until no
+// stored webhook is left or -drain has passed, and measures the rate.
+func drainWebhooks(ctx context.Context, o options, dialect, pgURL, sqlitePath string, env map[string]string, dir string) (drain, error) {
+	var d drain
+	db, err := openDB(dialect, pgURL, sqlitePath)
+	if err != nil {
+		return d, err
+	}
+	defer db.Close()
+	waiting := func() (int, error) {
+		var n int
+		err := db.QueryRowContext(ctx, `SELECT count(*) FROM webhook_events`).Scan(&n)
+		return n, err
+	}
+	if d.events, err = waiting(); err != nil {
+		return d, fmt.Errorf("count stored webhooks: %w", err)
+	}
+	progress("%s: drain: `metachat worker` processes the %s stored webhooks for up to %s", dialect, commas(d.events), o.drain)
+	w, err := startChild("worker", childEnv(env), filepath.Join(dir, "worker.log"))
+	if err != nil {
+		return d, err
+	}
+	start := time.Now()
+	cpu0 := w.cpu()
+	for d.left = d.events; d.left > 0 && time.Since(start) < o.drain; {
+		time.Sleep(100 * time.Millisecond)
+		if d.left, err = waiting(); err != nil {
+			break
+		}
+	}
+	d.took, d.cpu = time.Since(start), w.cpu()-cpu0
+	w.stop(30 * time.Second)
+	if err != nil {
+		return d, fmt.Errorf("count stored webhooks: %w", err)
+	}
+	d.left, err = waiting()
+	return d, err
+}
+
+// openDB opens the bench's database for reading back what the server
+// stored. On PostgreSQL the bench connects as the schema's owner (a
+// superuser): row security does not apply to it.
+func openDB(dialect, pgURL, sqlitePath string) (*sql.DB, error) {
+	if dialect == "sqlite" {
+		return sql.Open("sqlite", "file:"+sqlitePath+"?_pragma=busy_timeout(10000)")
+	}
+	return sql.Open("pgx", pgURL)
+}
+
+var wamidRE = regexp.MustCompile(`"id":"(wamid\.[^"]+)"`)
 
 type dialectResult struct {
 	dialect            string
 	load0, load1       string
 	warmErrs           int
 	server, bare, open *phaseResult
+	drain              drain
 	check              check
 	logLines           int
 	logProblems        errCount
@@ -1362,39 +1440,81 @@ func runDialect(ctx context.Context, o options, dialect, dir string) (*dialectRe
 	server.hc.CloseIdleConnections()
 	res.load1 = loadAvg()
 
-	progress("%s: stopping the server and counting rows", dialect)
+	progress("%s: stopping the server", dialect)
 	srv.stop(30 * time.Second)
-	res.check = check{accepted: int(src.newOK.Load()), unknown: int(src.newFailed.Load()), dupSent: int(src.dupSent.Load()), dupOK: int(src.dupOK.Load()), senders: o.senders}
-	if err := countRows(ctx, dialect, dbURL, filepath.Join(dir, "data", "metachat.db"), &res.check); err != nil {
+	if o.drain > 0 {
+		if res.drain, err = drainWebhooks(ctx, o, dialect, dbURL, filepath.Join(dir, "data", "metachat.db"), env, dir); err != nil {
+			res.check.err = err.Error()
+		}
+	}
+	progress("%s: counting rows", dialect)
+	cerr := res.check.err
+	res.check = check{err: cerr, accepted: int(src.newOK.Load()), unknown: int(src.newFailed.Load()), dupSent: int(src.dupSent.Load()), dupOK: int(src.dupOK.Load()), senders: o.senders}
+	if err := countRows(ctx, dialect, dbURL, filepath.Join(dir, "data", "metachat.db"), &res.check); err != nil && res.check.err == "" {
 		res.check.err = err.Error()
 	}
 	res.logLines = summariseLog(srv.logPath, &res.logProblems)
 	return res, nil
 }
 
-// countRows reads back what the server stored. On PostgreSQL the bench
-// connects as the schema's owner (a superuser): row security does not
-// apply to it.
+// countRows reads back what the server stored: messages, and the wamids
+// of the webhooks still waiting.
 func countRows(ctx context.Context, dialect, pgURL, sqlitePath string, c *check) error {
-	var db *sql.DB
-	var err error
-	if dialect == "sqlite" {
-		db, err = sql.Open("sqlite", "file:"+sqlitePath+"?_pragma=busy_timeout(10000)")
-	} else {
-		db, err = sql.Open("pgx", pgURL)
-	}
+	db, err := openDB(dialect, pgURL, sqlitePath)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, 120*time.Second)
 	defer cancel()
-	return db.QueryRowContext(ctx, `SELECT
+	err = db.QueryRowContext(ctx, `SELECT
   (SELECT count(*) FROM messages WHERE provider_message_id IS NOT NULL),
   (SELECT count(DISTINCT provider_message_id) FROM messages WHERE provider_message_id IS NOT NULL),
   (SELECT count(*) FROM river_job WHERE kind = 'reply'),
   (SELECT count(*) FROM contacts),
-  (SELECT count(*) FROM conversations)`).Scan(&c.messages, &c.distinct, &c.jobs, &c.contacts, &c.conversations)
+  (SELECT count(*) FROM conversations),
+  (SELECT count(*) FROM webhook_events)`).Scan(&c.messages, &c.distinct, &c.jobs, &c.contacts, &c.conversations, &c.waiting)
+	if err != nil || c.waiting == 0 {
+		return err
+	}
+	rows, err := db.QueryContext(ctx, `SELECT body FROM webhook_events`)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	waiting := map[string]bool{}
+	for rows.Next() {
+		var body []byte
+		if err := rows.Scan(&body); err != nil {
+			return err
+		}
+		for _, m := range wamidRE.FindAllSubmatch(body, -1) {
+			waiting[string(m[1])] = true
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	c.waitingWamids = len(waiting)
+	ids := make([]string, 0, len(waiting))
+	for id := range waiting {
+		ids = append(ids, id)
+	}
+	for len(ids) > 0 { // which waiting wamids were also processed (a resend of a processed body)
+		n := min(len(ids), 500)
+		ph := make([]string, n)
+		args := make([]any, n)
+		for i := range n {
+			ph[i], args[i] = "$"+strconv.Itoa(i+1), ids[i]
+		}
+		var k int
+		if err := db.QueryRowContext(ctx, `SELECT count(DISTINCT provider_message_id) FROM messages WHERE provider_message_id IN (`+strings.Join(ph, ",")+`)`, args...).Scan(&k); err != nil {
+			return err
+		}
+		c.overlap += k
+		ids = ids[n:]
+	}
+	return nil
 }
 
 // summariseLog counts the server's log lines (at level warn, every line is
@@ -1584,8 +1704,10 @@ func report(w io.Writer, o options, rs []*dialectResult, load0, load1 string, to
 	p("")
 	p("metachat WhatsApp webhook benchmark — closed loop %d workers, open loop %.0f/s, %s per window", o.concurrency, o.rate, o.duration)
 	p("  machine: %d CPUs, %s %s/%s; load average %s at the start, %s at the end", runtime.NumCPU(), runtime.Version(), runtime.GOOS, runtime.GOARCH, load0, load1)
-	p("  server: child process running `metachat serve --no-workers` — ACCEPTANCE ONLY: each notification is verified, deduplicated,")
-	p("          stored (contact, conversation, message) and its River reply job inserted in the same transaction; no worker runs the jobs")
+	p("  server: child process running `metachat serve --no-workers` — ACCEPTANCE: each notification is verified and stored durably with the")
+	p("          River job that processes it (one transaction shared by concurrent webhooks; a byte-identical resend still waiting is not stored again)")
+	p("  drain:  then `metachat worker` processes stored webhooks for -drain (contact, conversation, message once per wamid, its reply job); it")
+	p("          also runs the reply jobs it creates and their deliveries (which fail: no Graph API here), so the drain rate is the whole pipeline's")
 	p("  bare:   child process, an http.Server whose handler reads the body, checks X-Hub-Signature-256 with crypto/hmac and answers 200")
 	chans := "one WhatsApp channel"
 	if o.channels > 1 {
@@ -1644,13 +1766,18 @@ func report(w io.Writer, o options, rs []*dialectResult, load0, load1 string, to
 				}
 			}
 		}
+		if d := r.drain; d.events > 0 {
+			done := d.events - d.left
+			p("    drain: one `metachat worker` processed %s of %s stored webhooks in %.1f s = %s /s (%s cores), replies and their deliveries included",
+				commas(done), commas(d.events), d.took.Seconds(), commas(int(float64(done)/d.took.Seconds()+0.5)), cores(d.cpu, d.took))
+		}
 		c := r.check
 		state := "OK"
 		if !c.ok() {
 			state, allChecked = "FAILED", false
 		}
-		p("    check %s: %s fresh wamids answered 200 (+%s failed, outcome unknown) → %s messages with a provider id (%s distinct), %s reply jobs; %s contacts, %s conversations (%s senders); redeliveries answered 200: %s of %s, none stored again",
-			state, commas(c.accepted), commas(c.unknown), commas(c.messages), commas(c.distinct), commas(c.jobs), commas(c.contacts), commas(c.conversations), commas(c.senders), commas(c.dupOK), commas(c.dupSent))
+		p("    check %s: %s fresh wamids answered 200 (+%s failed, outcome unknown) → %s messages with a provider id (%s distinct), %s reply jobs, + %s wamids in %s stored webhooks still waiting (%s of them also processed); %s contacts, %s conversations (%s senders); redeliveries answered 200: %s of %s, none stored twice",
+			state, commas(c.accepted), commas(c.unknown), commas(c.messages), commas(c.distinct), commas(c.jobs), commas(c.waitingWamids), commas(c.waiting), commas(c.overlap), commas(c.contacts), commas(c.conversations), commas(c.senders), commas(c.dupOK), commas(c.dupSent))
 		if c.err != "" {
 			p("      (count failed: %s)", c.err)
 		}

@@ -376,6 +376,7 @@ func newQueue(st *store.Store, cfg *config.Config, sv services, work bool, log *
 	sv.convs.SetDeliverer(q)
 	sv.kb.SetIngest(q)
 	sv.msg.SetMediaQueue(q)
+	sv.msg.SetWebhookQueue(q)
 	return q, nil
 }
 

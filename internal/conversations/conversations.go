@@ -145,118 +145,184 @@ type Appended struct {
 // PostInbound stores a contact's message. A resolved conversation is
 // reopened with the bot; a resend with a known client id is a no-op.
 func (s *Service) PostInbound(ctx context.Context, in Inbound) (Appended, error) {
-	text, err := CheckText("text", in.Text)
+	text, err := checkInbound(in)
 	if err != nil {
-		return Appended{}, err
-	}
-	if err := CheckClientID("client_id", in.ClientID); err != nil {
 		return Appended{}, err
 	}
 	var out Appended
 	statusChanged := false
 	write := func(tx *store.Tx) error {
-		var conv store.Conversation
 		var err error
-		if in.ContactID == "" {
-			ct, err := tx.UpsertContact(ctx, in.ChannelID, in.ExternalID, in.ContactName)
-			if err != nil {
-				return err
-			}
-			in.ContactID = ct.ID
-		}
-		if in.ConversationID != "" {
-			conv, err = tx.GetConversation(ctx, in.ConversationID)
-		} else {
-			conv, err = tx.LatestConversation(ctx, in.ContactID)
-		}
-		switch {
-		case apperr.Is(err, apperr.NotFound) && in.ConversationID == "":
-			if conv, err = tx.CreateConversation(ctx, in.ChannelID, in.ContactID); err != nil {
-				return err
-			}
-		case err != nil:
-			return err
-		}
-		if conv.ContactID != in.ContactID {
-			return apperr.New(apperr.NotFound, "conversation not found")
-		}
-		if in.ClientID != "" {
-			if m, err := tx.MessageByClientID(ctx, conv.ID, in.ClientID); err == nil {
-				out = Appended{Message: m, Conversation: conv, Duplicate: true}
-				return nil
-			} else if !apperr.Is(err, apperr.NotFound) {
-				return err
-			}
-		}
-		if in.ProviderMessageID != "" {
-			if m, err := tx.MessageByProviderID(ctx, in.ChannelID, in.ProviderMessageID); err == nil {
-				out = Appended{Message: m, Conversation: conv, Duplicate: true}
-				return nil
-			} else if !apperr.Is(err, apperr.NotFound) {
-				return err
-			}
-		}
-		if conv.Status == "resolved" {
-			if err := tx.SetConversationStatus(ctx, conv.ID, "bot", ""); err != nil {
-				return err
-			}
-			conv.Status, conv.AssigneeID, statusChanged = "bot", "", true
-		}
-		m, err := tx.AppendMessage(ctx, store.Message{ConversationID: conv.ID, Role: "user", Text: text, ClientID: in.ClientID,
-			AuthorID: in.ContactID, ProviderMessageID: in.ProviderMessageID, Meta: in.Meta})
-		if err != nil {
-			return err
-		}
-		if in.ProviderMessageID != "" {
-			at := in.At
-			if at.IsZero() || at.After(tx.Now) {
-				at = tx.Now
-			}
-			if err := tx.MarkInbound(ctx, conv.ID, at); err != nil {
-				return err
-			}
-			if err := tx.TouchChannel(ctx, in.ChannelID, store.ChannelInbound); err != nil {
-				return err
-			}
-		}
-		if in.AfterAppend != nil {
-			if err := in.AfterAppend(ctx, tx, m); err != nil {
-				return err
-			}
-		}
-		if conv.Status == "bot" && s.replies != nil && !in.NoReply {
-			// Only a channel with an assistant gets a reply job: the queue
-			// costs writes that channels without a bot should not pay.
-			ch, err := tx.GetChannel(ctx, conv.ChannelID)
-			if err != nil {
-				return err
-			}
-			if ch.AssistantID != "" {
-				if err := s.replies.EnqueueReply(ctx, tx, m.ID, in.RequestID); err != nil {
-					return fmt.Errorf("enqueue reply: %w", err)
-				}
-			}
-		}
-		conv.LastSeq = m.Seq
-		out = Appended{Message: m, Conversation: conv}
-		return nil
+		out, statusChanged, err = s.appendInbound(ctx, tx, in, text)
+		return err
 	}
 	err = s.store.Write(ctx, store.TenantScope(in.TenantID), write)
 	if errors.Is(err, store.ErrDuplicate) {
 		// A concurrent resend won the race: answer with its message.
-		statusChanged = false
 		err = s.store.Read(ctx, store.TenantScope(in.TenantID), write)
+		statusChanged = false
 	}
 	if err != nil {
 		return Appended{}, err
 	}
-	if !out.Duplicate {
-		if statusChanged {
-			s.publishStatus(ctx, in.TenantID, out.Conversation.ID, "bot")
-		}
-		s.publishMessage(ctx, in.TenantID, out.Message)
-	}
+	s.publishAppended(ctx, in.TenantID, out, statusChanged)
 	return out, nil
+}
+
+// PostInboundBatch stores one tenant's messages in one transaction, in
+// order (provider webhooks processed in bulk). When the transaction fails,
+// each message is stored alone, so one cannot fail the others; errs holds
+// each message's outcome.
+func (s *Service) PostInboundBatch(ctx context.Context, tenantID string, ins []Inbound) []error {
+	errs := make([]error, len(ins))
+	texts := make([]string, len(ins))
+	outs := make([]Appended, len(ins))
+	changed := make([]bool, len(ins))
+	valid := 0
+	for i, in := range ins {
+		if in.TenantID != tenantID {
+			errs[i] = fmt.Errorf("message of tenant %s in a batch of tenant %s", in.TenantID, tenantID)
+			continue
+		}
+		if texts[i], errs[i] = checkInbound(in); errs[i] == nil {
+			valid++
+		}
+	}
+	if valid == 0 {
+		return errs
+	}
+	err := s.store.Write(ctx, store.TenantScope(tenantID), func(tx *store.Tx) error {
+		for i, in := range ins {
+			if errs[i] != nil {
+				continue
+			}
+			var err error
+			if outs[i], changed[i], err = s.appendInbound(ctx, tx, in, texts[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		for i, in := range ins {
+			if errs[i] == nil {
+				_, errs[i] = s.PostInbound(ctx, in)
+			}
+		}
+		return errs
+	}
+	for i := range ins {
+		if errs[i] == nil {
+			s.publishAppended(ctx, tenantID, outs[i], changed[i])
+		}
+	}
+	return errs
+}
+
+func checkInbound(in Inbound) (string, error) {
+	text, err := CheckText("text", in.Text)
+	if err != nil {
+		return "", err
+	}
+	return text, CheckClientID("client_id", in.ClientID)
+}
+
+// publishAppended tells live clients about a stored inbound message.
+func (s *Service) publishAppended(ctx context.Context, tenantID string, out Appended, statusChanged bool) {
+	if out.Duplicate {
+		return
+	}
+	if statusChanged {
+		s.publishStatus(ctx, tenantID, out.Conversation.ID, "bot")
+	}
+	s.publishMessage(ctx, tenantID, out.Message)
+}
+
+// appendInbound stores in in tx: the contact, the conversation (reopened
+// with the bot when resolved), the message unless it is a resend, and its
+// reply job. statusChanged reports a reopened conversation.
+func (s *Service) appendInbound(ctx context.Context, tx *store.Tx, in Inbound, text string) (out Appended, statusChanged bool, err error) {
+	var conv store.Conversation
+	if in.ContactID == "" {
+		ct, err := tx.UpsertContact(ctx, in.ChannelID, in.ExternalID, in.ContactName)
+		if err != nil {
+			return out, false, err
+		}
+		in.ContactID = ct.ID
+	}
+	if in.ConversationID != "" {
+		conv, err = tx.GetConversation(ctx, in.ConversationID)
+	} else {
+		conv, err = tx.LatestConversation(ctx, in.ContactID)
+	}
+	switch {
+	case apperr.Is(err, apperr.NotFound) && in.ConversationID == "":
+		if conv, err = tx.CreateConversation(ctx, in.ChannelID, in.ContactID); err != nil {
+			return out, false, err
+		}
+	case err != nil:
+		return out, false, err
+	}
+	if conv.ContactID != in.ContactID {
+		return out, false, apperr.New(apperr.NotFound, "conversation not found")
+	}
+	if in.ClientID != "" {
+		if m, err := tx.MessageByClientID(ctx, conv.ID, in.ClientID); err == nil {
+			return Appended{Message: m, Conversation: conv, Duplicate: true}, false, nil
+		} else if !apperr.Is(err, apperr.NotFound) {
+			return out, false, err
+		}
+	}
+	if in.ProviderMessageID != "" {
+		if m, err := tx.MessageByProviderID(ctx, in.ChannelID, in.ProviderMessageID); err == nil {
+			return Appended{Message: m, Conversation: conv, Duplicate: true}, false, nil
+		} else if !apperr.Is(err, apperr.NotFound) {
+			return out, false, err
+		}
+	}
+	if conv.Status == "resolved" {
+		if err := tx.SetConversationStatus(ctx, conv.ID, "bot", ""); err != nil {
+			return out, false, err
+		}
+		conv.Status, conv.AssigneeID, statusChanged = "bot", "", true
+	}
+	m, err := tx.AppendMessage(ctx, store.Message{ConversationID: conv.ID, Role: "user", Text: text, ClientID: in.ClientID,
+		AuthorID: in.ContactID, ProviderMessageID: in.ProviderMessageID, Meta: in.Meta})
+	if err != nil {
+		return out, false, err
+	}
+	if in.ProviderMessageID != "" {
+		at := in.At
+		if at.IsZero() || at.After(tx.Now) {
+			at = tx.Now
+		}
+		if err := tx.MarkInbound(ctx, conv.ID, at); err != nil {
+			return out, false, err
+		}
+		if err := tx.TouchChannel(ctx, in.ChannelID, store.ChannelInbound); err != nil {
+			return out, false, err
+		}
+	}
+	if in.AfterAppend != nil {
+		if err := in.AfterAppend(ctx, tx, m); err != nil {
+			return out, false, err
+		}
+	}
+	if conv.Status == "bot" && s.replies != nil && !in.NoReply {
+		// Only a channel with an assistant gets a reply job: the queue
+		// costs writes that channels without a bot should not pay.
+		ch, err := tx.GetChannel(ctx, conv.ChannelID)
+		if err != nil {
+			return out, false, err
+		}
+		if ch.AssistantID != "" {
+			if err := s.replies.EnqueueReply(ctx, tx, m.ID, in.RequestID); err != nil {
+				return out, false, fmt.Errorf("enqueue reply: %w", err)
+			}
+		}
+	}
+	conv.LastSeq = m.Seq
+	return Appended{Message: m, Conversation: conv}, statusChanged, nil
 }
 
 // MessageEvent is the widget protocol's message frame.

@@ -146,6 +146,7 @@ func newEnv(t *testing.T, d store.Dialect, opts ...envOptions) *env {
 	kb.SetIngest(queue)
 	convs.SetDeliverer(queue)
 	msg.SetMediaQueue(queue)
+	msg.SetWebhookQueue(queue)
 	limits := widget.Limits{Sessions: ratelimit.New(o.cfg.RateLimitIP, int(o.cfg.RateLimitIP)), Messages: ratelimit.New(o.widgetMessageRate, max(int(o.widgetMessageRate)+1, 2))}
 	wh, err := widget.New(st, chans, convs, hub, keys, o.cfg.BaseURL, limits, log)
 	if err != nil {

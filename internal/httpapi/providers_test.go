@@ -266,12 +266,41 @@ func (c provChannel) headers(payload []byte) http.Header {
 	return h
 }
 
-// deliverOK posts a webhook that must be acknowledged.
+// deliverOK posts a webhook that must be acknowledged, and waits until the
+// webhook job has processed it (the webhook answers once the body is
+// stored; what it carries is stored by the job).
 func (c provChannel) deliverOK(t *testing.T, p *providers, payload []byte) {
 	t.Helper()
 	r := c.post(t, p, payload)
 	if r.Status != 200 || !strings.Contains(string(r.Body), `"ok":true`) {
 		t.Fatalf("webhook answered %d, want 200 {\"ok\":true}: %s", r.Status, r.Body)
+	}
+	c.awaitProcessed(t, p)
+}
+
+// awaitProcessed waits until none of the channel's webhooks waits to be
+// processed, and fails with the recorded error of one that is stuck.
+func (c provChannel) awaitProcessed(t *testing.T, p *providers) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		var n int
+		var lastErr string
+		err := p.st.Read(context.Background(), store.SystemScope, func(tx *store.Tx) error {
+			var err error
+			n, lastErr, err = tx.PendingWebhookEvents(context.Background(), c.ID)
+			return err
+		})
+		if err != nil {
+			t.Fatalf("count waiting webhooks: %v", err)
+		}
+		if n == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d webhooks of channel %s still unprocessed after 15s (error: %q)", n, c.ID, lastErr)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
 

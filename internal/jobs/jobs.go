@@ -80,6 +80,10 @@ func New(st *store.Store, o Options) (*Client, error) {
 		cfg.Queues = map[string]river.QueueConfig{
 			river.QueueDefault: {MaxWorkers: o.Concurrency},
 			QueueIngest:        {MaxWorkers: max(2, runtime.NumCPU())},
+			// One at a time, in the order they were stored: a customer's
+			// quick successive messages must keep their order. The work is
+			// database writes only (media and callbacks go elsewhere).
+			QueueWebhooks: {MaxWorkers: 1},
 		}
 		cfg.Workers = o.Workers
 	}

@@ -63,10 +63,47 @@ func (w *mediaWorker) Work(ctx context.Context, job *river.Job[MediaArgs]) error
 	return w.m.FetchMedia(ctx, job.Args.TenantID, job.Args.MessageID, job.Attempt >= job.MaxAttempts)
 }
 
-// AddMessagingWorkers registers the delivery and media workers.
+// WebhookArgs asks for stored webhooks to be processed: the events one
+// intake transaction stored.
+type WebhookArgs struct {
+	EventIDs []string `json:"event_ids"`
+}
+
+// Kind names the job.
+func (WebhookArgs) Kind() string { return "webhook" }
+
+// QueueWebhooks is the queue inbound webhooks are processed on: slow model
+// calls on the default queue must not delay storing what customers wrote.
+const QueueWebhooks = "webhooks"
+
+// InsertOpts: a database hiccup is retried for about an hour (River's
+// backoff); the events stay stored, with their error, after the last try.
+func (WebhookArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{MaxAttempts: 12, Queue: QueueWebhooks}
+}
+
+type webhookWorker struct {
+	river.WorkerDefaults[WebhookArgs]
+	m *messaging.Service
+}
+
+// Work processes every waiting event, its own last; one that fails does
+// not stop the others, and a retry skips those already done.
+func (w *webhookWorker) Work(ctx context.Context, job *river.Job[WebhookArgs]) error {
+	return w.m.DrainWebhookEvents(ctx, job.Args.EventIDs)
+}
+
+// AddMessagingWorkers registers the webhook, delivery and media workers.
 func AddMessagingWorkers(workers *river.Workers, m *messaging.Service) {
+	river.AddWorker(workers, &webhookWorker{m: m})
 	river.AddWorker(workers, &deliverWorker{m: m})
 	river.AddWorker(workers, &mediaWorker{m: m})
+}
+
+// EnqueueWebhookEvents queues processing stored webhooks
+// (messaging.WebhookQueue).
+func (c *Client) EnqueueWebhookEvents(ctx context.Context, tx *store.Tx, ids []string) error {
+	return c.InsertTx(ctx, tx.SQL(), WebhookArgs{EventIDs: ids}, nil)
 }
 
 // EnqueueDelivery queues sending a message (conversations.Deliverer).

@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/metachat/metachat/internal/apperr"
@@ -45,11 +46,23 @@ type Service struct {
 	log   *slog.Logger
 	// MaxMediaBytes bounds a downloaded file.
 	MaxMediaBytes int64
+
+	// intake stores verified webhooks for the webhook job; without a
+	// queue (tests of this package) webhooks are processed inline.
+	intake *intake
+	cache  channelCache
 }
 
 // New returns the service; graph and tg are the providers' API clients.
 func New(st *store.Store, chans *channels.Service, convs *conversations.Service, bus realtime.Publisher, graph *meta.Client, tg *telegram.Client, log *slog.Logger) *Service {
-	return &Service{store: st, chans: chans, convs: convs, bus: bus, graph: graph, tg: tg, log: log, MaxMediaBytes: 16 << 20}
+	return &Service{store: st, chans: chans, convs: convs, bus: bus, graph: graph, tg: tg, log: log, MaxMediaBytes: 16 << 20,
+		cache: channelCache{m: map[string]cachedChannel{}}}
+}
+
+// SetWebhookQueue makes webhooks answer once stored, and a job process
+// them.
+func (s *Service) SetWebhookQueue(q WebhookQueue) {
+	s.intake = newIntake(s.store, q, s.log)
 }
 
 // SetMediaQueue connects the media download job.
@@ -77,6 +90,50 @@ func (s *Service) channel(ctx context.Context, id string) (channels.ProviderChan
 	return s.chans.OpenProvider(c)
 }
 
+// channelCacheTTL is how long a cached channel is used before it is read
+// again. Staleness never lets a webhook in: the intake transaction checks
+// every cached copy against the channel's updated_at (a deleted channel,
+// a suspended tenant or new secrets refuse or re-check the webhook), and a
+// signature that fails against a cached copy is checked again against
+// the stored channel.
+const channelCacheTTL = 2 * time.Second
+
+// channelCache keeps recently used provider channels (decrypted) so a
+// webhook costs no read transaction of its own.
+type channelCache struct {
+	mu sync.Mutex
+	m  map[string]cachedChannel
+}
+
+type cachedChannel struct {
+	ch channels.ProviderChannel
+	at time.Time
+}
+
+// cachedChannel returns the channel, from the cache when fresh; cached
+// reports which.
+func (s *Service) cachedChannel(ctx context.Context, id string) (ch channels.ProviderChannel, cached bool, err error) {
+	now := time.Now()
+	s.cache.mu.Lock()
+	e, ok := s.cache.m[id]
+	s.cache.mu.Unlock()
+	if ok && now.Sub(e.at) < channelCacheTTL {
+		return e.ch, true, nil
+	}
+	ch, err = s.channel(ctx, id)
+	s.cache.mu.Lock()
+	defer s.cache.mu.Unlock()
+	if err != nil {
+		delete(s.cache.m, id)
+		return ch, false, err
+	}
+	if len(s.cache.m) > 10000 {
+		clear(s.cache.m) // bounded: a flood of channel ids cannot grow it
+	}
+	s.cache.m[id] = cachedChannel{ch: ch, at: now}
+	return ch, false, nil
+}
+
 // Verify answers Meta's webhook verification handshake: the challenge
 // when the verify token matches.
 func (s *Service) Verify(ctx context.Context, channelID string, q url.Values) (string, error) {
@@ -100,24 +157,195 @@ func (s *Service) Verify(ctx context.Context, channelID string, q url.Values) (s
 var errBadSignature = apperr.New(apperr.Unauthenticated, "missing or invalid webhook signature")
 
 // Receive accepts one webhook delivery: it is verified against the
-// channel's secret, then every message is stored (redeliveries are no-ops)
-// with its reply job, and every status applied, before the caller answers
-// 200. A verified body that cannot be read is logged and acknowledged:
-// refusing it would only make the provider redeliver it for days.
+// channel's secret and stored; the webhook job then stores its messages
+// (redeliveries are no-ops) with their reply jobs and applies its
+// statuses. The caller answers 200 once Receive returns nil.
 func (s *Service) Receive(ctx context.Context, channelID string, h http.Header, body []byte, requestID string) error {
-	ch, err := s.channel(ctx, channelID)
+	ch, cached, err := s.cachedChannel(ctx, channelID)
 	if err != nil {
 		return err
 	}
+	if !authentic(ch, h, body) && cached {
+		// The secret may have changed since the channel was cached.
+		if ch, err = s.freshChannel(ctx, channelID); err != nil {
+			return err
+		}
+		cached = false
+	}
+	if !authentic(ch, h, body) {
+		return errBadSignature
+	}
+	if s.intake == nil {
+		return s.process(ctx, ch, body, requestID, s.postNow)
+	}
+	err = s.intake.submit(ctx, ch, requestID, body)
+	if !errors.Is(err, errStaleChannel) || !cached {
+		return err
+	}
+	// The channel changed after it was cached: check the signature
+	// against its current secrets before storing.
+	if ch, err = s.freshChannel(ctx, channelID); err != nil {
+		return err
+	}
+	if !authentic(ch, h, body) {
+		return errBadSignature
+	}
+	return s.intake.submit(ctx, ch, requestID, body)
+}
+
+// freshChannel reads the channel again, replacing its cached copy.
+func (s *Service) freshChannel(ctx context.Context, id string) (channels.ProviderChannel, error) {
+	s.cache.mu.Lock()
+	delete(s.cache.m, id)
+	s.cache.mu.Unlock()
+	ch, _, err := s.cachedChannel(ctx, id)
+	return ch, err
+}
+
+// authentic checks a webhook's signature (Meta) or secret token (Telegram).
+func authentic(ch channels.ProviderChannel, h http.Header, body []byte) bool {
+	if ch.Type == "telegram" {
+		return telegram.CheckSecret(h.Get(telegram.SecretHeader), ch.Secrets.TelegramToken)
+	}
+	return meta.VerifySignature(ch.Secrets.AppSecret, body, h.Get(meta.SignatureHeader))
+}
+
+// drainFor bounds how long one webhook job drains events other than its
+// own; what is left has jobs of its own.
+const drainFor = 30 * time.Second
+
+// DrainWebhookEvents processes every waiting webhook, oldest first, then
+// the job's own events (again, if one failed before). A job per stored
+// batch guarantees every event is processed; draining lets one job do the
+// work of many, in order, instead of each waiting for its turn in the
+// queue.
+func (s *Service) DrainWebhookEvents(ctx context.Context, own []string) error {
+	deadline := time.Now().Add(drainFor)
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		var ids []string
+		err := s.store.Read(ctx, store.SystemScope, func(tx *store.Tx) error {
+			var err error
+			ids, err = tx.NextWebhookEvents(ctx, inboundBatch)
+			return err
+		})
+		if err != nil || len(ids) == 0 {
+			break
+		}
+		// A failure is recorded on its event (which the next query then
+		// skips) and retried by that event's own job.
+		_ = s.ProcessWebhookEvents(ctx, ids)
+	}
+	return s.ProcessWebhookEvents(ctx, own)
+}
+
+// inboundBatch bounds the messages stored in one transaction by the
+// webhook job.
+const inboundBatch = 100
+
+// ProcessWebhookEvents stores what stored webhooks carry, in the order of
+// ids, and removes those done. Running it again after a crash is safe:
+// messages are unique per provider id and statuses never regress. An event
+// whose channel is gone is dropped with a warning; one that fails keeps its
+// error for the next attempt and does not stop the others.
+func (s *Service) ProcessWebhookEvents(ctx context.Context, ids []string) error {
+	var evs []store.WebhookEvent
+	err := s.store.Read(ctx, store.SystemScope, func(tx *store.Tx) error {
+		var err error
+		evs, err = tx.WebhookEventsByID(ctx, ids)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	order := make(map[string]int, len(ids))
+	for i, id := range ids {
+		order[id] = i
+	}
+	slices.SortFunc(evs, func(a, b store.WebhookEvent) int { return order[a.ID] - order[b.ID] })
+	// Messages are gathered from every event, then stored a tenant's
+	// batch per transaction: one job's events share the writes.
+	type gathered struct {
+		in    conversations.Inbound
+		event int
+	}
+	var msgs []gathered
+	failed := make([]error, len(evs))
+	for k, ev := range evs {
+		log := s.log.With("tenant_id", ev.TenantID, "channel_id", ev.ChannelID, "request_id", ev.RequestID, "webhook_event_id", ev.ID)
+		ch, _, err := s.cachedChannel(ctx, ev.ChannelID)
+		if err == nil {
+			err = s.process(ctx, ch, ev.Body, ev.RequestID, func(_ context.Context, in conversations.Inbound) error {
+				msgs = append(msgs, gathered{in: in, event: k})
+				return nil
+			})
+		} else if errors.Is(err, errUnknownChannel) {
+			log.Warn("webhook dropped: its channel was deleted or its tenant suspended before it was processed", "received_at", ev.ReceivedAt)
+			err = nil
+		}
+		failed[k] = err
+	}
+	for len(msgs) > 0 {
+		tenant := msgs[0].in.TenantID
+		var batch []gathered
+		rest := msgs[:0:0]
+		for _, g := range msgs {
+			if g.in.TenantID == tenant && len(batch) < inboundBatch {
+				batch = append(batch, g)
+			} else {
+				rest = append(rest, g)
+			}
+		}
+		msgs = rest
+		ins := make([]conversations.Inbound, len(batch))
+		for k, g := range batch {
+			ins[k] = g.in
+		}
+		for k, err := range s.convs.PostInboundBatch(ctx, tenant, ins) {
+			if err != nil && failed[batch[k].event] == nil {
+				failed[batch[k].event] = err
+			}
+		}
+	}
+	var done []string
+	var errs []error
+	for k, ev := range evs {
+		err := failed[k]
+		if err == nil {
+			done = append(done, ev.ID)
+			continue
+		}
+		errs = append(errs, fmt.Errorf("webhook %s: %w", ev.ID, err))
+		if werr := s.store.Write(ctx, store.TenantScope(ev.TenantID), func(tx *store.Tx) error {
+			return tx.SetWebhookEventError(ctx, ev.ID, truncate(err.Error(), 500))
+		}); werr != nil {
+			s.log.Warn("record webhook processing error", "error", werr, "tenant_id", ev.TenantID, "webhook_event_id", ev.ID)
+		}
+	}
+	if len(done) > 0 {
+		if err := s.store.Write(ctx, store.SystemScope, func(tx *store.Tx) error { return tx.DeleteWebhookEvents(ctx, done) }); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// postFunc takes the inbound messages of a webhook body: stored at once
+// (postNow), or gathered to be stored with others in one transaction.
+type postFunc func(ctx context.Context, in conversations.Inbound) error
+
+func (s *Service) postNow(ctx context.Context, in conversations.Inbound) error {
+	_, err := s.convs.PostInbound(ctx, in)
+	return err
+}
+
+// process hands the messages of a verified webhook body to post and
+// applies its statuses. A body that cannot be read is logged and
+// acknowledged: refusing it would only make the provider redeliver it for
+// days.
+func (s *Service) process(ctx context.Context, ch channels.ProviderChannel, body []byte, requestID string, post postFunc) error {
 	log := s.log.With("tenant_id", ch.TenantID, "channel_id", ch.ID, "request_id", requestID)
 	if ch.Type == "telegram" {
-		if !telegram.CheckSecret(h.Get(telegram.SecretHeader), ch.Secrets.TelegramToken) {
-			return errBadSignature
-		}
-		return s.receiveTelegram(ctx, ch, body, requestID, log)
-	}
-	if !meta.VerifySignature(ch.Secrets.AppSecret, body, h.Get(meta.SignatureHeader)) {
-		return errBadSignature
+		return s.receiveTelegram(ctx, ch, body, requestID, log, post)
 	}
 	n, err := meta.ParseNotification(body)
 	if err != nil {
@@ -136,7 +364,7 @@ func (s *Service) Receive(ctx context.Context, channelID string, h http.Header, 
 			// every callback: each channel takes only its own.
 			continue
 		}
-		if err := s.storeMeta(ctx, ch, m, requestID); err != nil {
+		if err := post(ctx, s.metaInbound(ch, m, requestID)); err != nil {
 			return err
 		}
 	}
@@ -148,7 +376,8 @@ func (s *Service) Receive(ctx context.Context, channelID string, h http.Header, 
 	return nil
 }
 
-func (s *Service) storeMeta(ctx context.Context, ch channels.ProviderChannel, m meta.Inbound, requestID string) error {
+// metaInbound is what a Meta message stores.
+func (s *Service) metaInbound(ch channels.ProviderChannel, m meta.Inbound, requestID string) conversations.Inbound {
 	text := strings.TrimSpace(m.Text)
 	switch {
 	case m.Type == meta.TypeText || m.Type == meta.TypeInteractive || m.Type == meta.TypeButton || m.Type == meta.TypePostback || m.Type == meta.TypeQuickReply:
@@ -172,8 +401,7 @@ func (s *Service) storeMeta(ctx context.Context, ch channels.ProviderChannel, m 
 			return s.media.EnqueueMedia(ctx, tx, msg.ID)
 		}
 	}
-	_, err := s.convs.PostInbound(ctx, in)
-	return err
+	return in
 }
 
 // downloadable reports whether an attachment is a file the customer sent.
@@ -260,7 +488,7 @@ func (s *Service) publishDelivery(ctx context.Context, tenantID string, m store.
 	_ = s.bus.Publish(ctx, realtime.Event{TenantID: tenantID, ConversationID: m.ConversationID, Type: "delivery", Data: data})
 }
 
-func (s *Service) receiveTelegram(ctx context.Context, ch channels.ProviderChannel, body []byte, requestID string, log *slog.Logger) error {
+func (s *Service) receiveTelegram(ctx context.Context, ch channels.ProviderChannel, body []byte, requestID string, log *slog.Logger, post postFunc) error {
 	u, err := telegram.ParseUpdate(body)
 	if err != nil {
 		log.Warn("unreadable Telegram update acknowledged", "error", err)
@@ -293,12 +521,14 @@ func (s *Service) receiveTelegram(ctx context.Context, ch channels.ProviderChann
 			return s.media.EnqueueMedia(ctx, tx, msg.ID)
 		}
 	}
-	if _, err := s.convs.PostInbound(ctx, in); err != nil {
+	if err := post(ctx, in); err != nil {
 		return err
 	}
 	if m.CallbackQueryID != "" {
 		// Without an answer the user's button keeps spinning.
-		if err := s.tg.AnswerCallbackQuery(ctx, ch.Secrets.BotToken, m.CallbackQueryID, ""); err != nil {
+		actx, cancel := context.WithTimeout(ctx, 5*time.Second) // the webhook queue must not wait on Telegram
+		defer cancel()
+		if err := s.tg.AnswerCallbackQuery(actx, ch.Secrets.BotToken, m.CallbackQueryID, ""); err != nil {
 			log.Warn("answer callback query", "error", err)
 		}
 	}

@@ -4,9 +4,12 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -134,4 +137,66 @@ func TestEventsCrossProcessesThroughPostgres(t *testing.T) {
 			t.Fatalf("event %d did not cross to the other process", want)
 		}
 	}
+}
+
+func TestConcurrentPublishersShareNotifiesAndEachConversationKeepsItsOrder(t *testing.T) {
+	t.Parallel()
+	dsn := storetest.PostgresURL(t)
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var notifies atomic.Int32
+	exec := func(ctx context.Context, q string, args ...any) error {
+		notifies.Add(1)
+		_, err := db.ExecContext(ctx, q, args...)
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	hubA, hubB := realtime.NewHub(), realtime.NewHub()
+	busA, busB := realtime.NewPGBus(hubA, dsn, log, exec), realtime.NewPGBus(hubB, dsn, log, exec)
+	readyA, readyB := make(chan struct{}), make(chan struct{})
+	go busA.Listen(ctx, readyA)
+	go busB.Listen(ctx, readyB)
+	<-readyA
+	<-readyB
+	tenant := "tenant-" + time.Now().Format("150405.000000000")
+	const convs, perConv = 20, 25
+	subs := make([]*realtime.Subscription, convs)
+	for c := range convs {
+		subs[c] = hubB.Subscribe(tenant, fmt.Sprint("conv", c), perConv*2)
+		defer subs[c].Close()
+	}
+	var wg sync.WaitGroup
+	for c := range convs {
+		wg.Go(func() {
+			for seq := int64(1); seq <= perConv; seq++ {
+				data := json.RawMessage(fmt.Sprintf(`{"text":%q}`, strings.Repeat("y", int(seq)*40)))
+				if err := busA.Publish(ctx, realtime.Event{TenantID: tenant, ConversationID: fmt.Sprint("conv", c), Type: "message", Seq: seq, Data: data}); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	for c, sub := range subs {
+		for want := int64(1); want <= perConv; want++ {
+			select {
+			case e := <-sub.C:
+				if e.Seq != want || len(e.Data) == 0 {
+					t.Fatalf("conversation %d: got seq %d (%d bytes), want %d in order", c, e.Seq, len(e.Data), want)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatalf("conversation %d: event %d never arrived", c, want)
+			}
+		}
+	}
+	if n := notifies.Load(); n >= convs*perConv {
+		t.Errorf("%d NOTIFYs for %d events: none was shared", n, convs*perConv)
+	}
+	t.Logf("%d events in %d NOTIFYs", convs*perConv, notifies.Load())
 }
