@@ -27,6 +27,7 @@ import (
 	"github.com/metachat/metachat/internal/channels"
 	"github.com/metachat/metachat/internal/config"
 	"github.com/metachat/metachat/internal/conversations"
+	"github.com/metachat/metachat/internal/dashboard"
 	"github.com/metachat/metachat/internal/httpapi"
 	"github.com/metachat/metachat/internal/jobs"
 	"github.com/metachat/metachat/internal/knowledge"
@@ -308,10 +309,15 @@ func serve(ctx context.Context, args []string, env config.Lookup, stdio IO) erro
 	if err != nil {
 		return err
 	}
+	tns := tenants.NewService(st, authSvc, cfg.BaseURL.String())
+	dash, err := dashboard.New(dashboard.Config{SecureCookies: cfg.SecureCookies()}, log, dashboard.Deps{Store: st, Auth: authSvc, Tenants: tns})
+	if err != nil {
+		return err
+	}
 	api := httpapi.New(httpapi.Config{
 		BaseURL: cfg.BaseURL.String(), SecureCookies: cfg.SecureCookies(), MaxBodyBytes: cfg.MaxBodyBytes,
 		RateLimitIP: cfg.RateLimitIP, RateLimitKey: cfg.RateLimitKey, TrustedProxies: cfg.TrustedProxies, Version: Version,
-	}, log, httpapi.Deps{Store: st, Auth: authSvc, Assistants: assts, Tenants: tenants.NewService(st, authSvc, cfg.BaseURL.String()), Channels: chans, Conversations: convs, Widget: wh, Knowledge: kb, Messaging: msg})
+	}, log, httpapi.Deps{Store: st, Auth: authSvc, Assistants: assts, Tenants: tns, Channels: chans, Conversations: convs, Widget: wh, Knowledge: kb, Messaging: msg, Dashboard: dash})
 
 	srv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	mode := "embedded SQLite at " + cfg.SQLitePath()

@@ -48,6 +48,10 @@ type Deps struct {
 	Widget        *widget.Handler
 	Knowledge     *knowledge.Service
 	Messaging     *messaging.Service
+	// Dashboard, when set, serves GET|POST /login, POST /logout and
+	// everything under /app/ (see internal/dashboard). It authenticates
+	// by itself (redirecting to /login); the outer middleware still applies.
+	Dashboard http.Handler
 }
 
 // Server serves the API.
@@ -92,12 +96,43 @@ func New(cfg Config, log *slog.Logger, d Deps) *Server {
 	for _, rt := range s.routes {
 		mux.Handle(rt.Pattern, s.wrap(rt))
 	}
+	if d.Dashboard != nil {
+		dash := s.dashboard(d.Dashboard)
+		for _, p := range []string{"GET /login", "POST /login", "POST /logout", "/app/"} {
+			mux.Handle(p, dash)
+		}
+	}
 	mux.Handle("/", s.wrap(Route{Access: Public, Handle: func(w http.ResponseWriter, r *http.Request) error {
 		return apperr.New(apperr.NotFound, "no such endpoint: see /api/v1/openapi.json")
 	}}))
 	s.handler = s.outer(mux)
 	return s
 }
+
+// dashboard applies the per-IP rate limit to the dashboard's pages and
+// actions (not to its hashed, cacheable assets).
+func (s *Server) dashboard(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.HasPrefix(r.URL.Path, "/app/assets/") {
+			if ok, wait := s.ipLimit.Allow("ip:" + clientIP(r.Context())); !ok {
+				writeError(w, r, &apperr.Error{Kind: apperr.RateLimited, Message: "too many requests from this address", RetryAfter: wait})
+				return
+			}
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// ClientIP is the request's client address as the outer middleware
+// resolved it (honouring trusted proxies); "" outside this server.
+func ClientIP(ctx context.Context) string { return clientIP(ctx) }
+
+// RequestID is the request's id (the X-Request-Id answered); "" outside
+// this server.
+func RequestID(ctx context.Context) string { return requestID(ctx) }
+
+// Logger is the request's logger (carrying its request id).
+func Logger(ctx context.Context) *slog.Logger { return logger(ctx) }
 
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
