@@ -310,7 +310,9 @@ func serve(ctx context.Context, args []string, env config.Lookup, stdio IO) erro
 		return err
 	}
 	tns := tenants.NewService(st, authSvc, cfg.BaseURL.String())
-	dash, err := dashboard.New(dashboard.Config{SecureCookies: cfg.SecureCookies()}, log, dashboard.Deps{Store: st, Auth: authSvc, Tenants: tns})
+	dash, err := dashboard.New(dashboard.Config{SecureCookies: cfg.SecureCookies()}, log, dashboard.Deps{
+		Store: st, Auth: authSvc, Tenants: tns, Assistants: assts, Channels: chans, Conversations: convs, Knowledge: kb, Hub: hub,
+	})
 	if err != nil {
 		return err
 	}

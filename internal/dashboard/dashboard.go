@@ -19,7 +19,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/metachat/metachat/internal/assistants"
 	"github.com/metachat/metachat/internal/auth"
+	"github.com/metachat/metachat/internal/channels"
+	"github.com/metachat/metachat/internal/conversations"
+	"github.com/metachat/metachat/internal/knowledge"
+	"github.com/metachat/metachat/internal/realtime"
 	"github.com/metachat/metachat/internal/store"
 	"github.com/metachat/metachat/internal/tenants"
 )
@@ -33,12 +38,18 @@ type Config struct {
 	SecureCookies bool
 }
 
-// Deps are the services the dashboard's pages use. Pages added later take
-// more of them (assistants, channels, conversations, knowledge, the hub).
+// Deps are the services the dashboard's pages use.
 type Deps struct {
-	Store   *store.Store
-	Auth    *auth.Service
-	Tenants *tenants.Service
+	Store         *store.Store
+	Auth          *auth.Service
+	Tenants       *tenants.Service
+	Assistants    *assistants.Service
+	Channels      *channels.Service
+	Conversations *conversations.Service
+	Knowledge     *knowledge.Service
+	// Hub delivers every process's events (on PostgreSQL the bus feeds it
+	// from LISTEN): the inbox and knowledge pages stream from it.
+	Hub *realtime.Hub
 }
 
 // Handler serves the dashboard. Mount it for GET|POST /login, POST /logout
@@ -50,6 +61,11 @@ type Handler struct {
 	store   *store.Store
 	auth    *auth.Service
 	tenants *tenants.Service
+	assts   *assistants.Service
+	chans   *channels.Service
+	convs   *conversations.Service
+	kb      *knowledge.Service
+	hub     *realtime.Hub
 
 	assets  *assets
 	cat     catalogue
@@ -63,7 +79,9 @@ type Handler struct {
 // New builds the dashboard: it parses every template in every language
 // and hashes the assets, so a broken template fails at start-up.
 func New(cfg Config, log *slog.Logger, d Deps) (*Handler, error) {
-	h := &Handler{cfg: cfg, log: log, store: d.Store, auth: d.Auth, tenants: d.Tenants, now: time.Now, maxBody: 1 << 20}
+	h := &Handler{cfg: cfg, log: log, store: d.Store, auth: d.Auth, tenants: d.Tenants,
+		assts: d.Assistants, chans: d.Channels, convs: d.Conversations, kb: d.Knowledge, hub: d.Hub,
+		now: time.Now, maxBody: 1 << 20}
 	var err error
 	if h.assets, err = loadAssets(); err != nil {
 		return nil, fmt.Errorf("dashboard assets: %w", err)

@@ -1,6 +1,7 @@
 package dashboard_test
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"log/slog"
@@ -11,22 +12,45 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/riverqueue/river"
+
+	"github.com/metachat/metachat/internal/assistants"
 	"github.com/metachat/metachat/internal/auth"
+	"github.com/metachat/metachat/internal/channels"
+	"github.com/metachat/metachat/internal/conversations"
 	"github.com/metachat/metachat/internal/dashboard"
 	"github.com/metachat/metachat/internal/httpapi"
+	"github.com/metachat/metachat/internal/jobs"
+	"github.com/metachat/metachat/internal/knowledge"
+	"github.com/metachat/metachat/internal/knowledge/fetch"
+	"github.com/metachat/metachat/internal/llm"
+	"github.com/metachat/metachat/internal/messaging"
+	"github.com/metachat/metachat/internal/ratelimit"
+	"github.com/metachat/metachat/internal/realtime"
+	"github.com/metachat/metachat/internal/secrets"
 	"github.com/metachat/metachat/internal/store"
 	"github.com/metachat/metachat/internal/store/storetest"
+	"github.com/metachat/metachat/internal/telegram"
 	"github.com/metachat/metachat/internal/tenants"
+	"github.com/metachat/metachat/internal/widget"
 )
 
 // env is the dashboard mounted in the API server (as `metachat serve`
-// mounts it) over a real database.
+// mounts it) over a real database, with every service, the widget, the
+// realtime hub and River workers (reply with the extractive default,
+// ingest, webhooks and deliveries) running.
 type env struct {
 	t       *testing.T
 	st      *store.Store
 	auth    *auth.Service
 	tenants *tenants.Service
+	assts   *assistants.Service
+	chans   *channels.Service
+	convs   *conversations.Service
+	kb      *knowledge.Service
+	hub     *realtime.Hub
 	dash    *dashboard.Handler
 	srv     *httptest.Server
 }
@@ -34,18 +58,60 @@ type env struct {
 func newEnv(t *testing.T, d store.Dialect) *env {
 	t.Helper()
 	st := storetest.Open(t, d, true)
+	if err := jobs.Migrate(context.Background(), st); err != nil {
+		t.Fatal(err)
+	}
 	au := auth.NewService(st, auth.Options{})
 	srv := httptest.NewServer(nil)
 	t.Cleanup(srv.Close)
 	tn := tenants.NewService(st, au, srv.URL)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	dash, err := dashboard.New(dashboard.Config{}, log, dashboard.Deps{Store: st, Auth: au, Tenants: tn})
+	keys, err := secrets.NewKeyring(bytes.Repeat([]byte{7}, secrets.KeySize))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hub := realtime.NewHub()
+	chans := channels.NewService(st, keys, srv.URL)
+	convs := conversations.NewService(st, hub, log)
+	assts := assistants.NewService(st, keys)
+	kb := knowledge.NewService(st, hub, fetch.New(fetch.Options{Timeout: 5 * time.Second}), nil, knowledge.Options{MaxUploadBytes: 2 << 20}, log)
+	msg := messaging.New(st, chans, convs, hub, messaging.GraphClient("http://127.0.0.1:9", &http.Client{Timeout: 5 * time.Second}),
+		&telegram.Client{BaseURL: "http://127.0.0.1:9", HTTP: &http.Client{Timeout: 5 * time.Second}}, log)
+	workers := river.NewWorkers()
+	jobs.AddReplyWorker(workers, assistants.NewReplier(st, assts, convs, kb, llm.Config{}, nil, log), log)
+	jobs.AddIngestWorker(workers, kb, log)
+	jobs.AddMessagingWorkers(workers, msg)
+	queue, err := jobs.New(st, jobs.Options{Work: true, Workers: workers, Log: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := queue.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = queue.Stop(ctx)
+	})
+	convs.SetReplies(queue)
+	convs.SetDeliverer(queue)
+	kb.SetIngest(queue)
+	msg.SetMediaQueue(queue)
+	msg.SetWebhookQueue(queue)
+	wh, err := widget.New(st, chans, convs, hub, keys, srv.URL, widget.Limits{Sessions: ratelimit.New(1000, 1000), Messages: ratelimit.New(1000, 1000)}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(wh.Shutdown)
+	dash, err := dashboard.New(dashboard.Config{}, log, dashboard.Deps{Store: st, Auth: au, Tenants: tn,
+		Assistants: assts, Channels: chans, Conversations: convs, Knowledge: kb, Hub: hub})
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv.Config.Handler = httpapi.New(httpapi.Config{BaseURL: srv.URL, RateLimitIP: 10000, RateLimitKey: 10000}, log,
-		httpapi.Deps{Store: st, Auth: au, Tenants: tn, Dashboard: dash})
-	return &env{t: t, st: st, auth: au, tenants: tn, dash: dash, srv: srv}
+		httpapi.Deps{Store: st, Auth: au, Tenants: tn, Assistants: assts, Channels: chans, Conversations: convs,
+			Widget: wh, Knowledge: kb, Messaging: msg, Dashboard: dash})
+	return &env{t: t, st: st, auth: au, tenants: tn, assts: assts, chans: chans, convs: convs, kb: kb, hub: hub, dash: dash, srv: srv}
 }
 
 // forEachDialect runs fn against a fresh server per dialect.

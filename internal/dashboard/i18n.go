@@ -4,6 +4,7 @@ import (
 	"embed"
 	"encoding/json"
 	"fmt"
+	"io/fs"
 	"net/http"
 	"slices"
 	"strconv"
@@ -11,11 +12,13 @@ import (
 	"time"
 )
 
-// The interface strings live in i18n/<lang>.json, one flat object of
-// key → text per language (keys are dotted by area: "keys.title"). A text
-// may hold fmt verbs filled by the caller: {{t "login.wait" .Seconds}}.
-// English is complete; a key missing in another language falls back to
-// English (TestCataloguesComplete keeps them complete).
+// The interface strings live in i18n/<lang>.json and, per area of the
+// dashboard, i18n/<lang>.<area>.json (en.inbox.json): flat objects of
+// key → text (keys are dotted by area: "keys.title"), merged per
+// language; a key defined twice is an error. A text may hold fmt verbs
+// filled by the caller: {{t "login.wait" .Seconds}}. English is complete;
+// a key missing in another language falls back to English
+// (TestCataloguesComplete keeps them complete).
 //
 //go:embed i18n/*.json
 var i18nFS embed.FS
@@ -34,13 +37,29 @@ type catalogue map[string]map[string]string
 func loadCatalogue() (catalogue, error) {
 	c := catalogue{}
 	for _, l := range languages {
-		b, err := i18nFS.ReadFile("i18n/" + l.Code + ".json")
+		files, err := fs.Glob(i18nFS, "i18n/"+l.Code+".*json")
 		if err != nil {
 			return nil, err
 		}
 		m := map[string]string{}
-		if err := json.Unmarshal(b, &m); err != nil {
-			return nil, fmt.Errorf("i18n/%s.json: %w", l.Code, err)
+		for _, f := range files {
+			b, err := i18nFS.ReadFile(f)
+			if err != nil {
+				return nil, err
+			}
+			part := map[string]string{}
+			if err := json.Unmarshal(b, &part); err != nil {
+				return nil, fmt.Errorf("%s: %w", f, err)
+			}
+			for k, v := range part {
+				if _, dup := m[k]; dup {
+					return nil, fmt.Errorf("%s: %q is defined in another %s catalogue too", f, k, l.Code)
+				}
+				m[k] = v
+			}
+		}
+		if len(m) == 0 {
+			return nil, fmt.Errorf("no catalogue for %s", l.Code)
 		}
 		c[l.Code] = m
 	}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"regexp"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -56,8 +57,13 @@ func TestCataloguesComplete(t *testing.T) {
 	for _, s := range []string{"read", "write", "admin"} {
 		used["scope."+s] = true
 	}
-	goKey := regexp.MustCompile(`"((?:login|flash|error|keys|account|form|time|nav)\.[a-z_.]+)"`)
-	for _, f := range []string{"pages_auth.go", "pages_account.go", "pages_keys.go", "request.go"} {
+	goKey := regexp.MustCompile(`"((?:login|flash|error|keys|account|form|time|nav|inbox|knowledge|assistants|channels|team|audit|overview|setup|signup|reset|invite)\.[a-z_.]+)"`)
+	sources, err := fs.Glob(sourceFS{}, "pages_*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sources = slices.DeleteFunc(sources, func(f string) bool { return strings.HasSuffix(f, "_test.go") })
+	for _, f := range append(sources, "request.go") {
 		b, err := fs.ReadFile(sourceFS{}, f)
 		if err != nil {
 			t.Fatal(err)

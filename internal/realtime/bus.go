@@ -73,6 +73,16 @@ func (h *Hub) Subscribe(tenantID, conversationID string, buffer int) *Subscripti
 	return s
 }
 
+// SubscribeTenant listens to every event of a tenant (every conversation,
+// documents, deliveries): the dashboard's live views.
+func (h *Hub) SubscribeTenant(tenantID string, buffer int) *Subscription {
+	return h.Subscribe(tenantID, allConversations, buffer)
+}
+
+// allConversations is the conversation key of tenant-wide subscriptions
+// (conversation ids are UUIDs, never this).
+const allConversations = "*"
+
 func (h *Hub) remove(s *Subscription) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -90,14 +100,24 @@ func (h *Hub) Deliver(e Event) {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
 	for s := range h.subs[key(e.TenantID, e.ConversationID)] {
+		s.offer(e)
+	}
+	if e.ConversationID != allConversations {
+		for s := range h.subs[key(e.TenantID, allConversations)] {
+			s.offer(e)
+		}
+	}
+}
+
+// offer hands e over without blocking, or marks the subscriber as behind.
+func (s *Subscription) offer(e Event) {
+	select {
+	case s.c <- e:
+	default:
 		select {
-		case s.c <- e:
+		case <-s.Overflowed:
 		default:
-			select {
-			case <-s.Overflowed:
-			default:
-				close(s.Overflowed)
-			}
+			close(s.Overflowed)
 		}
 	}
 }

@@ -200,3 +200,31 @@ func TestConcurrentPublishersShareNotifiesAndEachConversationKeepsItsOrder(t *te
 	}
 	t.Logf("%d events in %d NOTIFYs", convs*perConv, notifies.Load())
 }
+
+func TestATenantSubscriptionHearsEveryConversationOfItsTenantOnly(t *testing.T) {
+	t.Parallel()
+	h := realtime.NewHub()
+	all := h.SubscribeTenant("t1", 8)
+	defer all.Close()
+	one := h.Subscribe("t1", "c1", 8)
+	defer one.Close()
+	for _, e := range []realtime.Event{
+		{TenantID: "t1", ConversationID: "c1", Type: "message", Seq: 1},
+		{TenantID: "t1", ConversationID: "c2", Type: "message", Seq: 1},
+		{TenantID: "t1", Type: "document"},
+		{TenantID: "t2", ConversationID: "c1", Type: "message", Seq: 9},
+	} {
+		_ = h.Publish(context.Background(), e)
+	}
+	var got []string
+	for len(all.C) > 0 {
+		e := <-all.C
+		got = append(got, e.ConversationID+"/"+e.Type)
+	}
+	if strings.Join(got, ",") != "c1/message,c2/message,/document" {
+		t.Errorf("the tenant subscription heard %v", got)
+	}
+	if len(one.C) != 1 {
+		t.Errorf("the conversation subscription heard %d events, want its own 1", len(one.C))
+	}
+}
