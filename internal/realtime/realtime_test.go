@@ -89,26 +89,8 @@ func TestClosedSubscriptionsAreForgotten(t *testing.T) {
 // for NOTIFY still arrives (without its data, to be fetched by seq).
 func TestEventsCrossProcessesThroughPostgres(t *testing.T) {
 	t.Parallel()
-	dsn := storetest.PostgresURL(t)
-	db, err := sql.Open("pgx", dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	exec := func(ctx context.Context, q string, args ...any) error {
-		_, err := db.ExecContext(ctx, q, args...)
-		return err
-	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	hubA, hubB := realtime.NewHub(), realtime.NewHub()
-	busA, busB := realtime.NewPGBus(hubA, dsn, log, exec), realtime.NewPGBus(hubB, dsn, log, exec)
-	readyA, readyB := make(chan struct{}), make(chan struct{})
-	go busA.Listen(ctx, readyA)
-	go busB.Listen(ctx, readyB)
-	<-readyA
-	<-readyB
+	ctx := context.Background()
+	busA, hubB, _ := twoProcesses(t)
 	tenant := "tenant-" + time.Now().Format("150405.000000000")
 	sub := hubB.Subscribe(tenant, "conv", 8)
 	defer sub.Close()
@@ -141,28 +123,8 @@ func TestEventsCrossProcessesThroughPostgres(t *testing.T) {
 
 func TestConcurrentPublishersShareNotifiesAndEachConversationKeepsItsOrder(t *testing.T) {
 	t.Parallel()
-	dsn := storetest.PostgresURL(t)
-	db, err := sql.Open("pgx", dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	var notifies atomic.Int32
-	exec := func(ctx context.Context, q string, args ...any) error {
-		notifies.Add(1)
-		_, err := db.ExecContext(ctx, q, args...)
-		return err
-	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	hubA, hubB := realtime.NewHub(), realtime.NewHub()
-	busA, busB := realtime.NewPGBus(hubA, dsn, log, exec), realtime.NewPGBus(hubB, dsn, log, exec)
-	readyA, readyB := make(chan struct{}), make(chan struct{})
-	go busA.Listen(ctx, readyA)
-	go busB.Listen(ctx, readyB)
-	<-readyA
-	<-readyB
+	ctx := context.Background()
+	busA, hubB, notifies := twoProcesses(t)
 	tenant := "tenant-" + time.Now().Format("150405.000000000")
 	const convs, perConv = 20, 25
 	subs := make([]*realtime.Subscription, convs)
@@ -227,4 +189,35 @@ func TestATenantSubscriptionHearsEveryConversationOfItsTenantOnly(t *testing.T) 
 	if len(one.C) != 1 {
 		t.Errorf("the conversation subscription heard %d events, want its own 1", len(one.C))
 	}
+}
+
+// twoProcesses stands two buses on one PostgreSQL, both listening: bus A
+// publishes, hub B is the other process's. notifies counts A's and B's
+// NOTIFY statements.
+func twoProcesses(t *testing.T) (busA *realtime.PGBus, hubB *realtime.Hub, notifies *atomic.Int32) {
+	t.Helper()
+	dsn := storetest.PostgresURL(t)
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	notifies = new(atomic.Int32)
+	exec := func(ctx context.Context, q string, args ...any) error {
+		notifies.Add(1)
+		_, err := db.ExecContext(ctx, q, args...)
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	hubA := realtime.NewHub()
+	hubB = realtime.NewHub()
+	busA, busB := realtime.NewPGBus(hubA, dsn, log, exec), realtime.NewPGBus(hubB, dsn, log, exec)
+	readyA, readyB := make(chan struct{}), make(chan struct{})
+	go busA.Listen(ctx, readyA)
+	go busB.Listen(ctx, readyB)
+	<-readyA
+	<-readyB
+	return busA, hubB, notifies
 }
