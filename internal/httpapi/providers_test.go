@@ -882,6 +882,18 @@ func testStatusesNeverRegress(t *testing.T, p *providers) {
 	// A status for a message nobody knows is acknowledged and ignored.
 	c.deliverOK(t, p, metafake.WhatsAppStatus(c.Account, wamid(), u, "read", now))
 
+	// A status that arrives before the send's answer was stored (Meta may
+	// report before the Graph call returns) is kept and applied then.
+	u3 := userID("whatsapp")
+	early := wamid()
+	p.graph.SetNextMessageID(recipient("whatsapp", u3), early)
+	c.deliverOK(t, p, metafake.WhatsAppStatus(c.Account, early, u3, "delivered", now))
+	payload, _ = inbound(c, u3, 0, "Hi there")
+	c.deliverOK(t, p, payload)
+	if got := s.awaitDelivery(t, s.conversationOf(t, c.ID, u3), "assistant"); got["provider_message_id"] != early || got["delivery"] != "delivered" {
+		t.Errorf("a reply whose status came first: %v (%v), want delivered with id %s", got["delivery"], got["provider_message_id"], early)
+	}
+
 	// A failure reported after the send: the window had closed.
 	u2 := userID("whatsapp")
 	payload, _ = inbound(c, u2, 0, "Hello again")

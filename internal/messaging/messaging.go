@@ -435,27 +435,46 @@ func (s *Service) applyStatus(ctx context.Context, ch channels.ProviderChannel, 
 			reason = "the 24-hour customer-service window is closed: send an approved template (" + reason + ")"
 		}
 	}
+	early := store.EarlyStatus{Status: st.Status, Rank: meta.StatusRank(st.Status), Error: reason, WindowClosed: windowClosed}
 	var msg store.Message
 	changed := false
 	err := s.store.Write(ctx, store.TenantScope(ch.TenantID), func(tx *store.Tx) error {
-		id, ok, err := tx.AdvanceDelivery(ctx, ch.ID, st.ProviderMessageID, st.Status, meta.StatusRank(st.Status), reason)
-		if err != nil || !ok {
+		var err error
+		msg, changed, err = advanceDelivery(ctx, tx, ch.ID, st.ProviderMessageID, early)
+		if err != nil || changed {
 			return err
 		}
-		changed = true
-		if msg, err = tx.GetMessage(ctx, id); err != nil {
-			return err
+		if _, err := tx.MessageByProviderID(ctx, ch.ID, st.ProviderMessageID); !apperr.Is(err, apperr.NotFound) {
+			return err // known and already at least as far along
 		}
-		if windowClosed {
-			return tx.SetNeedsTemplate(ctx, msg.ConversationID, true)
-		}
-		return nil
+		// No message has this id yet: the send's answer may not be
+		// committed. Kept until it is (Deliver claims it).
+		return tx.StashEarlyStatus(ctx, ch.ID, st.ProviderMessageID, early)
 	})
 	if err != nil || !changed {
 		return err
 	}
 	s.publishDelivery(ctx, ch.TenantID, msg)
 	return nil
+}
+
+// advanceDelivery applies a status report to the message with the
+// provider id, unless it would move the message's state back.
+func advanceDelivery(ctx context.Context, tx *store.Tx, channelID, providerID string, st store.EarlyStatus) (store.Message, bool, error) {
+	id, ok, err := tx.AdvanceDelivery(ctx, channelID, providerID, st.Status, st.Rank, st.Error)
+	if err != nil || !ok {
+		return store.Message{}, false, err
+	}
+	msg, err := tx.GetMessage(ctx, id)
+	if err != nil {
+		return msg, false, err
+	}
+	if st.WindowClosed {
+		if err := tx.SetNeedsTemplate(ctx, msg.ConversationID, true); err != nil {
+			return msg, false, err
+		}
+	}
+	return msg, true, nil
 }
 
 func (s *Service) applyWatermark(ctx context.Context, ch channels.ProviderChannel, st meta.Status) error {
@@ -642,16 +661,26 @@ func (s *Service) Deliver(ctx context.Context, tenantID, messageID string, lastA
 			return s.failDelivery(ctx, tenantID, ch, m, err.Error(), false, !aboutRecipient(err))
 		}
 	}
+	m.Delivery, m.ProviderMessageID = "sent", providerID
 	err = s.store.Write(ctx, scope, func(tx *store.Tx) error {
 		if err := tx.SetDelivery(ctx, m.ID, providerID, "sent", ""); err != nil {
 			return err
+		}
+		// A status the provider reported before this commit.
+		if early, ok, err := tx.ClaimEarlyStatus(ctx, ch.ID, providerID); err != nil {
+			return err
+		} else if ok {
+			if later, changed, err := advanceDelivery(ctx, tx, ch.ID, providerID, early); err != nil {
+				return err
+			} else if changed {
+				m = later
+			}
 		}
 		return tx.TouchChannel(ctx, ch.ID, store.ChannelOutbound)
 	})
 	if err != nil {
 		return err
 	}
-	m.Delivery, m.ProviderMessageID = "sent", providerID
 	s.publishDelivery(ctx, tenantID, m)
 	return nil
 }

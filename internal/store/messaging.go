@@ -238,3 +238,47 @@ WHERE tenant_id = $1 AND id = $2`, t.tenant(), id).Scan(&m.ID, &m.MessageID, &m.
 	m.CreatedAt = fromMicros(cr)
 	return m, data, notFound(err, "media")
 }
+
+// EarlyStatus is a status report kept until its message's provider id is
+// stored.
+type EarlyStatus struct {
+	Status       string
+	Rank         int
+	Error        string
+	WindowClosed bool
+}
+
+// earlyStatusHorizon is how long an early status waits for its message.
+const earlyStatusHorizon = 7 * 24 * time.Hour
+
+// StashEarlyStatus keeps a status report for a provider id no message has
+// yet; of several, the highest-ranked is kept. Reports older than the
+// horizon are forgotten on the way.
+func (t *Tx) StashEarlyStatus(ctx context.Context, channelID, providerID string, s EarlyStatus) error {
+	if _, err := t.exec(ctx, `DELETE FROM early_statuses WHERE tenant_id = $1 AND received_at < $2`, t.tenant(), micros(t.Now.Add(-earlyStatusHorizon))); err != nil {
+		return fmt.Errorf("prune early statuses: %w", err)
+	}
+	_, err := t.exec(ctx, `INSERT INTO early_statuses (tenant_id, channel_id, provider_message_id, status, rank, error, window_closed, received_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+ON CONFLICT (tenant_id, channel_id, provider_message_id) DO UPDATE SET status = excluded.status, rank = excluded.rank,
+  error = excluded.error, window_closed = excluded.window_closed, received_at = excluded.received_at
+WHERE excluded.rank > early_statuses.rank`, t.tenant(), channelID, providerID, s.Status, s.Rank, s.Error, s.WindowClosed, micros(t.Now))
+	if err != nil {
+		return fmt.Errorf("stash early status: %w", err)
+	}
+	return nil
+}
+
+// ClaimEarlyStatus takes the status report kept for a provider id, if any.
+func (t *Tx) ClaimEarlyStatus(ctx context.Context, channelID, providerID string) (EarlyStatus, bool, error) {
+	var s EarlyStatus
+	err := t.queryRow(ctx, `DELETE FROM early_statuses WHERE tenant_id = $1 AND channel_id = $2 AND provider_message_id = $3
+RETURNING status, rank, error, window_closed`, t.tenant(), channelID, providerID).Scan(&s.Status, &s.Rank, &s.Error, &s.WindowClosed)
+	if errors.Is(err, sql.ErrNoRows) {
+		return s, false, nil
+	}
+	if err != nil {
+		return s, false, fmt.Errorf("claim early status: %w", err)
+	}
+	return s, true, nil
+}

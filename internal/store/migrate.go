@@ -204,6 +204,8 @@ func loadMigrations(d Dialect) ([]Migration, error) {
 		if m == nil {
 			m = &Migration{Version: v, Name: label}
 			byVersion[v] = m
+		} else if m.Name != label {
+			return nil, fmt.Errorf("two migrations numbered %04d: %s and %s", v, m.Name, label)
 		}
 		if dirn == "up" {
 			m.Up = string(b)
@@ -218,11 +220,11 @@ func loadMigrations(d Dialect) ([]Migration, error) {
 		}
 		out = append(out, *m)
 	}
+	// Numbers increase; a gap is allowed (work developed side by side lands
+	// in any order), a number used twice is not.
 	sort.Slice(out, func(i, j int) bool { return out[i].Version < out[j].Version })
-	for i, m := range out {
-		if m.Version != i+1 {
-			return nil, fmt.Errorf("migrations must be numbered 1, 2, 3…: found %04d at position %d", m.Version, i+1)
-		}
+	if len(out) > 0 && out[0].Version < 1 {
+		return nil, fmt.Errorf("migration %04d_%s: numbers start at 1", out[0].Version, out[0].Name)
 	}
 	return out, nil
 }

@@ -108,3 +108,44 @@ func TestLiveChannelsLeaveOutDeletedChannelsAndSuspendedTenants(t *testing.T) {
 		})
 	})
 }
+
+func TestAnEarlyStatusKeepsTheHighestReportUntilClaimedOnce(t *testing.T) {
+	t.Parallel()
+	storetest.ForEachDialect(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		a := newTenant(t, st, "A")
+		ch := newWebChannel(t, st, a.ID, "wa")
+		for _, s := range []store.EarlyStatus{{Status: "delivered", Rank: 3}, {Status: "sent", Rank: 1}, {Status: "failed", Rank: 2, Error: "131047", WindowClosed: true}} {
+			write(t, st, store.TenantScope(a.ID), func(tx *store.Tx) error { return tx.StashEarlyStatus(ctx, ch.ID, "wamid.1", s) })
+		}
+		var got store.EarlyStatus
+		var ok bool
+		write(t, st, store.TenantScope(a.ID), func(tx *store.Tx) error {
+			var err error
+			got, ok, err = tx.ClaimEarlyStatus(ctx, ch.ID, "wamid.1")
+			return err
+		})
+		if !ok || got.Status != "delivered" || got.Rank != 3 || got.WindowClosed {
+			t.Fatalf("claimed %+v (%v), want the delivered report", got, ok)
+		}
+		write(t, st, store.TenantScope(a.ID), func(tx *store.Tx) error {
+			var err error
+			_, ok, err = tx.ClaimEarlyStatus(ctx, ch.ID, "wamid.1")
+			return err
+		})
+		if ok {
+			t.Error("an early status was claimed twice")
+		}
+		write(t, st, store.TenantScope(a.ID), func(tx *store.Tx) error {
+			return tx.StashEarlyStatus(ctx, ch.ID, "wamid.2", store.EarlyStatus{Status: "failed", Rank: 2, Error: "131047", WindowClosed: true})
+		})
+		write(t, st, store.TenantScope(a.ID), func(tx *store.Tx) error {
+			var err error
+			got, ok, err = tx.ClaimEarlyStatus(ctx, ch.ID, "wamid.2")
+			return err
+		})
+		if !ok || !got.WindowClosed || got.Error != "131047" {
+			t.Errorf("claimed %+v, want the failure with its reason", got)
+		}
+	})
+}

@@ -77,16 +77,25 @@ type Server struct {
 	failures []failure
 	media    map[string]media
 	closed   map[string]bool
+	nextIDs  map[string]string
 	seq      int
 }
 
 // NewServer starts a fake that accepts token (and any added by AllowToken).
 // Point meta.Client.BaseURL at s.URL and call Close when done.
 func NewServer(token string) *Server {
-	s := &Server{tokens: map[string]bool{token: true}, media: map[string]media{}, closed: map[string]bool{}}
+	s := &Server{tokens: map[string]bool{token: true}, media: map[string]media{}, closed: map[string]bool{}, nextIDs: map[string]string{}}
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
 	s.URL = s.srv.URL
 	return s
+}
+
+// SetNextMessageID makes the next WhatsApp message sent to recipient get
+// id as its wamid (a test can then deliver that message's status first).
+func (s *Server) SetNextMessageID(recipient, id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.nextIDs[recipient] = id
 }
 
 // Close shuts the server down.
@@ -336,6 +345,10 @@ func (s *Server) whatsApp(req *Request) (int, []byte, map[string]string) {
 	}
 	s.seq++
 	req.MessageID = fmt.Sprintf("wamid.HBgLMTY1MDU1NTEyMzQVAgARGBJGQUtF%06d", s.seq)
+	if id, ok := s.nextIDs[req.To]; ok {
+		req.MessageID = id
+		delete(s.nextIDs, req.To)
+	}
 	contact := map[string]any{"input": req.To}
 	if m.To != "" {
 		contact["wa_id"] = strings.TrimPrefix(m.To, "+")
