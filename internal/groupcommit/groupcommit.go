@@ -15,13 +15,17 @@ import (
 type Group[T any] struct {
 	// Max bounds the items of one write.
 	Max int
+	// Concurrent is how many writes may be in flight at once (default 1).
+	// More than one lets a batch start while another commits, which pays
+	// where writes run in parallel (PostgreSQL) and wait on I/O.
+	Concurrent int
 	// Write writes a batch and returns each item's error (nil, or a
 	// slice as long as items).
 	Write func(items []T) []error
 
 	mu       sync.Mutex
 	pending  []*entry[T]
-	flushing bool
+	flushing int // writers running
 }
 
 type entry[T any] struct {
@@ -36,8 +40,10 @@ func (g *Group[T]) Do(ctx context.Context, item T) error {
 	e := &entry[T]{item: item, done: make(chan error, 1)}
 	g.mu.Lock()
 	g.pending = append(g.pending, e)
-	lead := !g.flushing
-	g.flushing = true
+	lead := g.flushing < max(1, g.Concurrent)
+	if lead {
+		g.flushing++
+	}
 	g.mu.Unlock()
 	if lead {
 		g.flush(e)
@@ -57,7 +63,7 @@ func (g *Group[T]) flush(mine *entry[T]) {
 	for {
 		g.mu.Lock()
 		if len(g.pending) == 0 {
-			g.flushing = false
+			g.flushing--
 			g.mu.Unlock()
 			return
 		}
