@@ -89,6 +89,10 @@ type Request struct {
 	APIKey string `json:"api_key"`
 }
 
+// Defaults are the settings a new assistant starts from (what Create fills
+// in for anything its body omits).
+func Defaults() Settings { return defaults() }
+
 func defaults() Settings {
 	return Settings{
 		Instructions:    "You are a friendly, concise support assistant.",

@@ -53,6 +53,7 @@ Usage:
   metachat worker
   metachat migrate up | down [N] | status
   metachat admin create --email E         (password on standard input)
+  metachat admin reset-link --email E     (prints a one-time password reset link)
   metachat tenant create --name N [--json]
   metachat version
 
@@ -316,6 +317,9 @@ func serve(ctx context.Context, args []string, env config.Lookup, stdio IO) erro
 	if err != nil {
 		return err
 	}
+	acc := newAccounts(st, cfg, log)
+	defer acc.Wait() // account emails still being sent
+	dash.SetAccounts(acc)
 	api := httpapi.New(httpapi.Config{
 		BaseURL: cfg.BaseURL.String(), SecureCookies: cfg.SecureCookies(), MaxBodyBytes: cfg.MaxBodyBytes,
 		RateLimitIP: cfg.RateLimitIP, RateLimitKey: cfg.RateLimitKey, TrustedProxies: cfg.TrustedProxies, Version: Version,
@@ -376,7 +380,7 @@ func newQueue(st *store.Store, cfg *config.Config, sv services, work bool, log *
 	jobs.AddReplyWorker(workers, replier, log)
 	jobs.AddIngestWorker(workers, sv.kb, log)
 	jobs.AddMessagingWorkers(workers, sv.msg)
-	q, err := jobs.New(st, jobs.Options{Work: work, Workers: workers, Log: log})
+	q, err := jobs.New(st, jobs.Options{Work: work, Workers: workers, Log: log, Periodic: jobs.AddAnalytics(workers, st, log)})
 	if err != nil {
 		return nil, err
 	}
@@ -546,8 +550,11 @@ func migrate(ctx context.Context, args []string, env config.Lookup, stdio IO) er
 }
 
 func admin(ctx context.Context, args []string, env config.Lookup, stdio IO) error {
+	if len(args) > 0 && args[0] == "reset-link" {
+		return resetLink(ctx, args[1:], env, stdio)
+	}
 	if len(args) == 0 || args[0] != "create" {
-		return usageError("want: admin create --email E (password on standard input)")
+		return usageError("want: admin create --email E (password on standard input), or admin reset-link --email E")
 	}
 	fs := newFlagSet("admin create", stdio)
 	over := configFlags(fs)

@@ -55,6 +55,15 @@ type Config struct {
 
 	WidgetSessionRate float64 // METACHAT_WIDGET_SESSION_RATE: widget sessions per second per IP
 	WidgetMessageRate float64 // METACHAT_WIDGET_MESSAGE_RATE: messages per second per visitor
+
+	// Account emails (password reset and sign-up verification links). With
+	// no SMTP host the links are written to the log at WARN instead.
+	SMTPHost     string // METACHAT_SMTP_HOST
+	SMTPPort     int    // METACHAT_SMTP_PORT: default 587 (465: implicit TLS)
+	SMTPUsername string // METACHAT_SMTP_USERNAME
+	SMTPPassword string // METACHAT_SMTP_PASSWORD (or _FILE)
+	SMTPFrom     string // METACHAT_SMTP_FROM: the sender address
+	Signup       bool   // METACHAT_SIGNUP: off|on; self-service sign-up at /signup
 }
 
 // Lookup reads one variable; os.LookupEnv fits.
@@ -210,6 +219,9 @@ func Load(env Lookup) (*Config, error) {
 			}
 			*v.dst = append(*v.dst, p)
 		}
+	}
+	if err := c.loadAccounts(env, get); err != nil {
+		return nil, err
 	}
 	if v := get("METACHAT_TRUSTED_PROXIES", ""); v != "" {
 		for _, part := range strings.Split(v, ",") {

@@ -17,8 +17,10 @@ import (
 	"net/http"
 	"path"
 	"strings"
+	"sync/atomic"
 	"time"
 
+	"github.com/metachat/metachat/internal/accounts"
 	"github.com/metachat/metachat/internal/assistants"
 	"github.com/metachat/metachat/internal/auth"
 	"github.com/metachat/metachat/internal/channels"
@@ -66,6 +68,7 @@ type Handler struct {
 	convs   *conversations.Service
 	kb      *knowledge.Service
 	hub     *realtime.Hub
+	acc     atomic.Pointer[accounts.Service] // SetAccounts
 
 	assets  *assets
 	cat     catalogue

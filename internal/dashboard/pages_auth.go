@@ -15,8 +15,9 @@ import (
 
 // loginData is the sign-in page's own data.
 type loginData struct {
-	CSRF string // the pre-session double-submit token
-	Next string
+	CSRF   string // the pre-session double-submit token
+	Next   string
+	Signup bool // self-service sign-up is on: link to it
 }
 
 // loginPage serves GET /login. A signed-in user goes straight on.
@@ -39,7 +40,7 @@ func (h *Handler) renderLogin(w http.ResponseWriter, r *http.Request, status int
 	}
 	http.SetCookie(w, &http.Cookie{Name: loginCSRFCookie, Value: token, Path: "/login", HttpOnly: true, Secure: h.cfg.SecureCookies, SameSite: http.SameSiteStrictMode, MaxAge: 3600})
 	pg.Title = "login.title"
-	pg.Data = loginData{CSRF: token, Next: localNext(pg.Form.Get("next"))}
+	pg.Data = loginData{CSRF: token, Next: localNext(pg.Form.Get("next")), Signup: h.accounts().SignupEnabled()}
 	return h.render(w, r, status, "login", pg)
 }
 

@@ -57,7 +57,11 @@ func (h *Handler) wrap(rt Route) http.Handler {
 		ri := &reqInfo{lang: h.language(r)}
 		r = r.WithContext(context.WithValue(r.Context(), reqKey{}, ri))
 		if r.Method == http.MethodPost {
-			r.Body = http.MaxBytesReader(w, r.Body, h.maxBody)
+			limit := h.maxBody
+			if rt.MaxBody > 0 {
+				limit = rt.MaxBody
+			}
+			r.Body = http.MaxBytesReader(w, r.Body, limit)
 		}
 		if err := h.serve(w, r, rt, ri); err != nil {
 			h.fail(w, r, err)

@@ -148,6 +148,13 @@ func TestRolesEnforced(t *testing.T) {
 // object and a check that it is unchanged. TestCrossTenant fails when a
 // route with an {id} has no row here.
 var idRoutes = map[string]func(t *testing.T, e *env, b tenantFixture) (path string, unchanged func() bool){
+	// Channels and team: the fixtures are in pages_channels_test.go.
+	"GET /app/channels/{id}":                 crossChannel(""),
+	"POST /app/channels/{id}":                crossChannel(""),
+	"POST /app/channels/{id}/delete":         crossChannel("/delete"),
+	"POST /app/team/{id}/role":               crossMember("/role"),
+	"POST /app/team/{id}/remove":             crossMember("/remove"),
+	"POST /app/team/invitations/{id}/revoke": crossInvitation,
 	"POST /app/keys/{id}/revoke": func(t *testing.T, e *env, b tenantFixture) (string, func() bool) {
 		return "/app/keys/" + b.KeyID + "/revoke", func() bool {
 			var k store.APIKey

@@ -48,8 +48,9 @@ type Deps struct {
 	Widget        *widget.Handler
 	Knowledge     *knowledge.Service
 	Messaging     *messaging.Service
-	// Dashboard, when set, serves GET|POST /login, POST /logout and
-	// everything under /app/ (see internal/dashboard). It authenticates
+	// Dashboard, when set, serves GET|POST /login, POST /logout, the
+	// account pages (/login/reset…, /invite…, /signup…) and everything
+	// under /app/ (see internal/dashboard). It authenticates
 	// by itself (redirecting to /login); the outer middleware still applies.
 	Dashboard http.Handler
 }
@@ -98,7 +99,7 @@ func New(cfg Config, log *slog.Logger, d Deps) *Server {
 	}
 	if d.Dashboard != nil {
 		dash := s.dashboard(d.Dashboard)
-		for _, p := range []string{"GET /login", "POST /login", "POST /logout", "/app/"} {
+		for _, p := range []string{"GET /login", "POST /login", "POST /logout", "/app/", "/login/", "/invite", "/invite/", "/signup", "/signup/"} {
 			mux.Handle(p, dash)
 		}
 	}

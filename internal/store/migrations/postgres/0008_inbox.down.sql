@@ -1,0 +1,3 @@
+DROP INDEX conversations_activity;
+DROP TABLE canned_responses;
+DROP TABLE conversation_reads;
