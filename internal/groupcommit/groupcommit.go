@@ -15,17 +15,13 @@ import (
 type Group[T any] struct {
 	// Max bounds the items of one write.
 	Max int
-	// Concurrent is how many writes may be in flight at once (default 1).
-	// More than one lets a batch start while another commits, which pays
-	// where writes run in parallel (PostgreSQL) and wait on I/O.
-	Concurrent int
 	// Write writes a batch and returns each item's error (nil, or a
 	// slice as long as items).
 	Write func(items []T) []error
 
 	mu       sync.Mutex
 	pending  []*entry[T]
-	flushing int // writers running
+	flushing bool
 }
 
 type entry[T any] struct {
@@ -40,10 +36,8 @@ func (g *Group[T]) Do(ctx context.Context, item T) error {
 	e := &entry[T]{item: item, done: make(chan error, 1)}
 	g.mu.Lock()
 	g.pending = append(g.pending, e)
-	lead := g.flushing < max(1, g.Concurrent)
-	if lead {
-		g.flushing++
-	}
+	lead := !g.flushing
+	g.flushing = true
 	g.mu.Unlock()
 	if lead {
 		g.flush(e)
@@ -63,7 +57,7 @@ func (g *Group[T]) flush(mine *entry[T]) {
 	for {
 		g.mu.Lock()
 		if len(g.pending) == 0 {
-			g.flushing--
+			g.flushing = false
 			g.mu.Unlock()
 			return
 		}

@@ -73,32 +73,3 @@ func TestACallerThatGivesUpGetsItsContextError(t *testing.T) {
 	}
 	close(release)
 }
-
-func TestConcurrentWritesOverlapUpToTheLimit(t *testing.T) {
-	var inFlight, most atomic.Int32
-	g := &Group[int]{Concurrent: 3, Write: func(items []int) []error {
-		n := inFlight.Add(1)
-		for {
-			m := most.Load()
-			if n <= m || most.CompareAndSwap(m, n) {
-				break
-			}
-		}
-		time.Sleep(5 * time.Millisecond)
-		inFlight.Add(-1)
-		return nil
-	}}
-	var wg sync.WaitGroup
-	for i := range 60 {
-		wg.Go(func() {
-			time.Sleep(time.Duration(i%6) * time.Millisecond)
-			if err := g.Do(context.Background(), i); err != nil {
-				t.Error(err)
-			}
-		})
-	}
-	wg.Wait()
-	if m := most.Load(); m < 2 || m > 3 {
-		t.Errorf("%d writes ran at once, want 2 or 3 (the limit is 3)", m)
-	}
-}

@@ -33,12 +33,6 @@ type intake struct {
 func newIntake(st *store.Store, q WebhookQueue, log *slog.Logger) *intake {
 	in := &intake{st: st, queue: q, log: log}
 	in.group = groupcommit.Group[intakeItem]{Max: store.MaxWebhookEventBatch, Write: in.write}
-	if st.Dialect() == store.Postgres {
-		// PostgreSQL commits batches side by side (and flushes their WAL
-		// together); SQLite has one writer, where a second batch would
-		// only wait.
-		in.group.Concurrent = 4
-	}
 	return in
 }
 
