@@ -102,8 +102,12 @@ func AddMessagingWorkers(workers *river.Workers, m *messaging.Service) {
 
 // EnqueueWebhookEvents queues processing stored webhooks
 // (messaging.WebhookQueue).
+//
+// It is River's "fast" insert, which returns no row: on the webhook path
+// decoding the inserted job back was a quarter of the server's CPU.
 func (c *Client) EnqueueWebhookEvents(ctx context.Context, tx *store.Tx, ids []string) error {
-	return c.InsertTx(ctx, tx.SQL(), WebhookArgs{EventIDs: ids}, nil)
+	_, err := c.river.InsertManyFastTx(ctx, tx.SQL(), []river.InsertManyParams{{Args: WebhookArgs{EventIDs: ids}}})
+	return err
 }
 
 // EnqueueDelivery queues sending a message (conversations.Deliverer).
