@@ -210,31 +210,12 @@ func (s *Service) ResetPassword(ctx context.Context, token, password, ip, reques
 		if err := tx.DeletePasswordResets(ctx, u.ID, th, tx.Now); err != nil {
 			return err
 		}
-		return auditUser(ctx, tx, u.ID, store.AuditEntry{ActorType: "user", ActorID: u.ID, Action: "password.reset", TargetType: "user", TargetID: u.ID, IP: ip, RequestID: requestID})
+		return auth.AuditUser(ctx, tx, u.ID, store.AuditEntry{ActorType: "user", ActorID: u.ID, Action: "password.reset", TargetType: "user", TargetID: u.ID, IP: ip, RequestID: requestID})
 	})
 	if apperr.Is(err, apperr.NotFound) {
 		return "", errLinkInvalid
 	}
 	return email, err
-}
-
-// auditUser writes an entry into the audit log of every tenant the user
-// belongs to, or a platform-level entry for a user in none.
-func auditUser(ctx context.Context, tx *store.Tx, userID string, e store.AuditEntry) error {
-	ms, err := tx.UserMemberships(ctx, userID)
-	if err != nil {
-		return err
-	}
-	if len(ms) == 0 {
-		return tx.Audit(ctx, e)
-	}
-	for _, m := range ms {
-		e.TenantID = m.TenantID
-		if err := tx.Audit(ctx, e); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // Invitation is what the accept page shows of an invitation.

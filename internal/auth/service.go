@@ -211,7 +211,7 @@ func (s *Service) Login(ctx context.Context, email, password, ip, userAgent, req
 		s.throttle.Fail(ipKey)
 		if u.ID != "" {
 			_ = s.store.Write(ctx, store.SystemScope, func(tx *store.Tx) error {
-				return s.auditUserTenants(ctx, tx, u.ID, store.AuditEntry{ActorType: "user", ActorID: u.ID, Action: "login.failed", TargetType: "user", TargetID: u.ID, IP: ip, RequestID: requestID})
+				return AuditUser(ctx, tx, u.ID, store.AuditEntry{ActorType: "user", ActorID: u.ID, Action: "login.failed", TargetType: "user", TargetID: u.ID, IP: ip, RequestID: requestID})
 			})
 		}
 		return nil, apperr.New(apperr.Unauthenticated, "wrong email or password")
@@ -241,7 +241,7 @@ func (s *Service) Login(ctx context.Context, email, password, ip, userAgent, req
 				return err
 			}
 		}
-		return s.auditUserTenants(ctx, tx, u.ID, store.AuditEntry{ActorType: "user", ActorID: u.ID, Action: "login.succeeded", TargetType: "user", TargetID: u.ID, IP: ip, RequestID: requestID})
+		return AuditUser(ctx, tx, u.ID, store.AuditEntry{ActorType: "user", ActorID: u.ID, Action: "login.succeeded", TargetType: "user", TargetID: u.ID, IP: ip, RequestID: requestID})
 	})
 	if err != nil {
 		return nil, err
@@ -249,10 +249,10 @@ func (s *Service) Login(ctx context.Context, email, password, ip, userAgent, req
 	return ns, nil
 }
 
-// auditUserTenants writes a sign-in event into the audit log of every
-// tenant the user belongs to (each tenant sees its members' sign-ins), or a
-// platform-level entry for a user in none.
-func (s *Service) auditUserTenants(ctx context.Context, tx *store.Tx, userID string, e store.AuditEntry) error {
+// AuditUser writes an event about a user (sign-in, password) into the
+// audit log of every tenant the user belongs to (each tenant sees its
+// members' sign-ins), or a platform-level entry for a user in none.
+func AuditUser(ctx context.Context, tx *store.Tx, userID string, e store.AuditEntry) error {
 	ms, err := tx.UserMemberships(ctx, userID)
 	if err != nil {
 		return err
@@ -343,7 +343,7 @@ func (s *Service) ChangePassword(ctx context.Context, p *Principal, current, nex
 		if err := tx.DeleteUserSessions(ctx, u.ID, p.SessionHash); err != nil {
 			return err
 		}
-		return s.auditUserTenants(ctx, tx, u.ID, store.AuditEntry{ActorType: "user", ActorID: u.ID, Action: "password.changed", TargetType: "user", TargetID: u.ID, IP: p.IP, RequestID: p.RequestID})
+		return AuditUser(ctx, tx, u.ID, store.AuditEntry{ActorType: "user", ActorID: u.ID, Action: "password.changed", TargetType: "user", TargetID: u.ID, IP: p.IP, RequestID: p.RequestID})
 	})
 }
 

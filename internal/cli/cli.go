@@ -349,7 +349,8 @@ func serve(ctx context.Context, args []string, env config.Lookup, stdio IO) erro
 	case <-ctx.Done():
 	}
 	log.Info("shutting down")
-	wh.Shutdown() // WebSockets are hijacked: Shutdown below does not end them
+	wh.Shutdown()   // WebSockets are hijacked: Shutdown below does not end them
+	dash.Shutdown() // nor does it end the dashboard's event streams
 	shutCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	if err := srv.Shutdown(shutCtx); err != nil {

@@ -401,9 +401,10 @@ func jsString(s string) string {
 
 // served is a running `metachat serve` on SQLite in a temp dir.
 type served struct {
-	base string
-	env  map[string]string
-	http *http.Client
+	base   string
+	env    map[string]string
+	http   *http.Client
+	stdout *syncBuffer // what serve printed (the setup link)
 }
 
 var listeningRE = regexp.MustCompile(`listening on http://(\S+)`)
@@ -423,6 +424,7 @@ func startServe(t *testing.T) *served {
 	}, http: &http.Client{Timeout: 10 * time.Second}}
 	ctx, cancel := context.WithCancel(context.Background())
 	var stdout, stderr syncBuffer
+	s.stdout = &stdout
 	done := make(chan int, 1)
 	env := maps.Clone(s.env)
 	go func() {

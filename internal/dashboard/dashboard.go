@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"path"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -69,6 +70,10 @@ type Handler struct {
 	kb      *knowledge.Service
 	hub     *realtime.Hub
 	acc     atomic.Pointer[accounts.Service] // SetAccounts
+	// closing ends the live streams (SSE) when the server stops: they
+	// never go idle, so http.Server.Shutdown would wait for them in vain.
+	closing   chan struct{}
+	closeOnce sync.Once
 
 	assets  *assets
 	cat     catalogue
@@ -84,7 +89,7 @@ type Handler struct {
 func New(cfg Config, log *slog.Logger, d Deps) (*Handler, error) {
 	h := &Handler{cfg: cfg, log: log, store: d.Store, auth: d.Auth, tenants: d.Tenants,
 		assts: d.Assistants, chans: d.Channels, convs: d.Conversations, kb: d.Knowledge, hub: d.Hub,
-		now: time.Now, maxBody: 1 << 20}
+		now: time.Now, maxBody: 1 << 20, closing: make(chan struct{})}
 	var err error
 	if h.assets, err = loadAssets(); err != nil {
 		return nil, fmt.Errorf("dashboard assets: %w", err)
@@ -102,6 +107,9 @@ func New(cfg Config, log *slog.Logger, d Deps) (*Handler, error) {
 	}
 	return h, nil
 }
+
+// Shutdown ends the live streams; call it before http.Server.Shutdown.
+func (h *Handler) Shutdown() { h.closeOnce.Do(func() { close(h.closing) }) }
 
 // ServeHTTP implements http.Handler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }

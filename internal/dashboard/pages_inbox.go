@@ -9,17 +9,15 @@ package dashboard
 
 import (
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/metachat/metachat/internal/apperr"
 	"github.com/metachat/metachat/internal/auth"
 	"github.com/metachat/metachat/internal/conversations"
-	"github.com/metachat/metachat/internal/httpapi"
+	"github.com/metachat/metachat/internal/realtime"
 	"github.com/metachat/metachat/internal/store"
 )
 
@@ -93,14 +91,6 @@ type citation struct {
 
 // threadWindow is how many of the newest messages a thread shows.
 const threadWindow = 200
-
-// inboxHeartbeat is the live stream's beat: a comment line keeps proxies
-// from closing an idle stream, and the session is checked again as often.
-// A variable only so that tests can shorten it before they start.
-var inboxHeartbeat = 15 * time.Second
-
-// inboxBuffer is how far a stream may fall behind before it must resync.
-const inboxBuffer = 256
 
 // filterOf reads the filter from the query string and resolves it for
 // the service ("me" is the signed-in user).
@@ -498,61 +488,13 @@ func (h *Handler) deleteCanned(w http.ResponseWriter, r *http.Request) error {
 // told to resynchronise ("resync") and the stream closes; EventSource
 // reconnects by itself.
 func (h *Handler) inboxEvents(w http.ResponseWriter, r *http.Request) error {
-	if !strings.Contains(r.Header.Get("Accept"), "text/event-stream") {
-		return apperr.New(apperr.Invalid, "this address serves text/event-stream (EventSource) only")
-	}
-	p := auth.FromContext(r.Context())
-	cookie, err := r.Cookie(httpapi.SessionCookie)
-	if err != nil {
-		return errNoSession
-	}
-	sub := h.hub.SubscribeTenant(p.TenantID, inboxBuffer)
-	defer sub.Close()
-	rc := http.NewResponseController(w)
-	_ = rc.SetWriteDeadline(time.Time{}) // a stream outlives the server's write timeout
-	hd := w.Header()
-	hd.Set("Content-Type", "text/event-stream")
-	hd.Set("Cache-Control", "no-store")
-	hd.Set("X-Accel-Buffering", "no")
-	w.WriteHeader(http.StatusOK)
-	send := func(s string) bool {
-		if _, err := fmt.Fprint(w, s); err != nil {
-			return false
+	return h.stream(w, r, func(e realtime.Event) (string, string, bool) {
+		switch e.Type {
+		case "message", "status", "assignment", "delivery":
+		default:
+			return "", "", false
 		}
-		return rc.Flush() == nil
-	}
-	if !send("retry: 3000\n: connected\n\n") {
-		return nil
-	}
-	tick := time.NewTicker(inboxHeartbeat)
-	defer tick.Stop()
-	ctx := r.Context()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-sub.Overflowed:
-			send("event: resync\ndata: {}\n\n")
-			return nil
-		case e := <-sub.C:
-			switch e.Type {
-			case "message", "status", "assignment", "delivery":
-			default:
-				continue
-			}
-			b, _ := json.Marshal(map[string]any{"conversation_id": e.ConversationID, "type": e.Type, "seq": e.Seq})
-			if !send("event: " + e.Type + "\ndata: " + string(b) + "\n\n") {
-				return nil
-			}
-		case <-tick.C:
-			now, err := h.auth.AuthenticateSession(ctx, cookie.Value)
-			if err != nil || now.TenantID != p.TenantID || !now.Can(auth.ScopeRead) {
-				send("event: end\ndata: {}\n\n")
-				return nil
-			}
-			if !send(": heartbeat\n\n") {
-				return nil
-			}
-		}
-	}
+		b, _ := json.Marshal(map[string]any{"conversation_id": e.ConversationID, "type": e.Type, "seq": e.Seq})
+		return e.Type, string(b), true
+	})
 }

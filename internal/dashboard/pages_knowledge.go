@@ -25,15 +25,13 @@ import (
 
 	"github.com/metachat/metachat/internal/apperr"
 	"github.com/metachat/metachat/internal/auth"
-	"github.com/metachat/metachat/internal/httpapi"
 	"github.com/metachat/metachat/internal/knowledge"
+	"github.com/metachat/metachat/internal/realtime"
 	"github.com/metachat/metachat/internal/store"
 )
 
 const (
-	knowledgeHeartbeat = 15 * time.Second
-	knowledgeBuffer    = 256
-	chunkPageSize      = 50
+	chunkPageSize = 50
 	// maxUploadFiles bounds how many files one form upload may carry.
 	maxUploadFiles = 20
 )
@@ -408,64 +406,16 @@ func (h *Handler) reindexDocument(w http.ResponseWriter, r *http.Request) error 
 // every heartbeat; a subscriber that fell behind is told to "resync" (the
 // page reloads its list) and the stream closes; EventSource reconnects.
 func (h *Handler) knowledgeEvents(w http.ResponseWriter, r *http.Request) error {
-	if !strings.Contains(r.Header.Get("Accept"), "text/event-stream") {
-		return apperr.New(apperr.Invalid, "this address serves text/event-stream (EventSource) only")
-	}
-	p := auth.FromContext(r.Context())
-	cookie, err := r.Cookie(httpapi.SessionCookie)
-	if err != nil {
-		return errNoSession
-	}
-	sub := h.hub.SubscribeTenant(p.TenantID, knowledgeBuffer)
-	defer sub.Close()
-	rc := http.NewResponseController(w)
-	_ = rc.SetWriteDeadline(time.Time{}) // a stream outlives the server's write timeout
-	hd := w.Header()
-	hd.Set("Content-Type", "text/event-stream")
-	hd.Set("Cache-Control", "no-store")
-	hd.Set("X-Accel-Buffering", "no")
-	w.WriteHeader(http.StatusOK)
-	send := func(s string) bool {
-		if _, err := io.WriteString(w, s); err != nil {
-			return false
+	return h.stream(w, r, func(e realtime.Event) (string, string, bool) {
+		if e.Type != "document" {
+			return "", "", false
 		}
-		return rc.Flush() == nil
-	}
-	if !send("retry: 3000\n: connected\n\n") {
-		return nil
-	}
-	tick := time.NewTicker(knowledgeHeartbeat)
-	defer tick.Stop()
-	ctx := r.Context()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-sub.Overflowed:
-			send("event: resync\ndata: {}\n\n")
-			return nil
-		case e := <-sub.C:
-			if e.Type != "document" {
-				continue
-			}
-			var ev struct {
-				Document json.RawMessage `json:"document"`
-			}
-			if json.Unmarshal(e.Data, &ev) != nil || len(ev.Document) == 0 {
-				continue
-			}
-			if !send("event: document\ndata: " + string(ev.Document) + "\n\n") {
-				return nil
-			}
-		case <-tick.C:
-			now, err := h.auth.AuthenticateSession(ctx, cookie.Value)
-			if err != nil || now.TenantID != p.TenantID || !now.Can(auth.ScopeRead) {
-				send("event: end\ndata: {}\n\n")
-				return nil
-			}
-			if !send(": heartbeat\n\n") {
-				return nil
-			}
+		var ev struct {
+			Document json.RawMessage `json:"document"`
 		}
-	}
+		if json.Unmarshal(e.Data, &ev) != nil || len(ev.Document) == 0 {
+			return "", "", false
+		}
+		return "document", string(ev.Document), true
+	})
 }

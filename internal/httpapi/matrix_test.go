@@ -96,6 +96,7 @@ var matrix = map[string]matrixRow{
 	"POST /api/v1/documents/{id}/reindex":      {id: func(v victim) string { return v.DocumentID }, want: 404},
 	"GET /api/v1/documents/{id}/chunks":        {id: func(v victim) string { return v.DocumentID }, want: 404},
 	"POST /api/v1/search":                      {body: map[string]any{"query": "vault combination zebrafinch quasar"}, want: 200},
+	"GET /api/v1/analytics/daily":              {want: 200},
 	"GET /api/v1/channels":                     {want: 200},
 	"POST /api/v1/channels":                    {body: map[string]any{"type": "web", "name": "A web"}, want: 201},
 	"GET /api/v1/channels/{id}":                {id: func(v victim) string { return v.ChannelID }, want: 404},

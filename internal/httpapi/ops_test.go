@@ -1,13 +1,16 @@
 package httpapi_test
 
 import (
+	"context"
 	"net/http"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/metachat/metachat/internal/httpapi"
+	"github.com/metachat/metachat/internal/store"
 )
 
 func healthzAnswersOK(t *testing.T, e *env) {
@@ -200,5 +203,30 @@ func TestOperationsEndpointsAndMiddlewareBehaveAsDocumented(t *testing.T) {
 		{"a request id is echoed when sane and replaced otherwise", aRequestIDIsEchoedWhenSaneAndReplacedOtherwise},
 		{"every answer carries security headers", everyAnswerCarriesSecurityHeaders},
 		{"an unknown path is a 404 problem", anUnknownPathIsA404Problem},
+	})
+}
+
+func TestDailyAnalyticsAreTheTenantsOwnAndDaysAreChecked(t *testing.T) {
+	t.Parallel()
+	forEachDialect(t, func(t *testing.T, e *env) {
+		a, b := e.newTenant("A"), e.newTenant("B")
+		ctx := context.Background()
+		now := time.Now().UTC()
+		today := now.Format(time.DateOnly)
+		// B has figures for today; A has none.
+		if err := e.st.Write(ctx, store.TenantScope(b.ID), func(tx *store.Tx) error {
+			_, err := tx.ComputeAnalyticsDay(ctx, now)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if items := listOf(t, e.as(a.Key).do("GET", "/api/v1/analytics/daily", nil).must(t, 200)).Items; len(items) != 0 {
+			t.Errorf("tenant A sees %d days of figures, want none", len(items))
+		}
+		items := listOf(t, e.as(b.Key).do("GET", "/api/v1/analytics/daily?days=7", nil).must(t, 200)).Items
+		if len(items) != 1 || items[0]["day"] != today {
+			t.Errorf("tenant B's days: %v, want today's row", items)
+		}
+		e.as(b.Key).do("GET", "/api/v1/analytics/daily?days=0", nil).problem(t, 400, "days")
 	})
 }

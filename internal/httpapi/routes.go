@@ -64,6 +64,9 @@ func (s *Server) routeTable() []Route {
 
 		{Pattern: "POST /api/v1/chat", Access: Tenant, Scope: "write", Handle: s.chat},
 
+		// Analytics: the daily figures the periodic job computes.
+		{Pattern: "GET /api/v1/analytics/daily", Access: Tenant, Scope: "read", Handle: s.analyticsDaily},
+
 		// Channels and conversations.
 		{Pattern: "GET /api/v1/channels", Access: Tenant, Scope: "read", Handle: s.listChannels},
 		{Pattern: "POST /api/v1/channels", Access: Tenant, Scope: "admin", Handle: s.createChannel},

@@ -16,7 +16,7 @@ var setupTmpl = template.Must(template.New("setup").Parse(`<!doctype html>
 <main>
 <h1>Set up metachat</h1>
 {{if .Done}}
-<p>The platform admin <strong>{{.Email}}</strong> is ready. Sign in with that email and password.</p>
+<p>The platform admin <strong>{{.Email}}</strong> is ready. <a id="sign-in" href="/login">Sign in</a> with that email and password.</p>
 {{else if .Invalid}}
 <p>This setup link is no longer valid. A platform admin exists already, or the server printed a newer link when it restarted.</p>
 {{else}}
