@@ -19,26 +19,19 @@ import (
 	"sync"
 	"time"
 
-	"github.com/riverqueue/river"
-
+	"github.com/metachat/metachat/internal/app"
 	"github.com/metachat/metachat/internal/apperr"
-	"github.com/metachat/metachat/internal/assistants"
 	"github.com/metachat/metachat/internal/auth"
-	"github.com/metachat/metachat/internal/channels"
 	"github.com/metachat/metachat/internal/config"
-	"github.com/metachat/metachat/internal/conversations"
 	"github.com/metachat/metachat/internal/dashboard"
 	"github.com/metachat/metachat/internal/httpapi"
 	"github.com/metachat/metachat/internal/jobs"
-	"github.com/metachat/metachat/internal/knowledge"
 	"github.com/metachat/metachat/internal/knowledge/fetch"
 	"github.com/metachat/metachat/internal/llm"
-	"github.com/metachat/metachat/internal/messaging"
 	"github.com/metachat/metachat/internal/ratelimit"
 	"github.com/metachat/metachat/internal/realtime"
 	"github.com/metachat/metachat/internal/secrets"
 	"github.com/metachat/metachat/internal/store"
-	"github.com/metachat/metachat/internal/telegram"
 	"github.com/metachat/metachat/internal/tenants"
 	"github.com/metachat/metachat/internal/widget"
 )
@@ -281,18 +274,11 @@ func serve(ctx context.Context, args []string, env config.Lookup, stdio IO) erro
 	}
 
 	authSvc := auth.NewService(st, auth.Options{SessionIdle: cfg.SessionIdle, SessionAbsolute: cfg.SessionAbsolute, KeyRotationGrace: cfg.KeyRotationGrace})
-	chans := channels.NewService(st, keys, cfg.BaseURL.String())
-	convs := conversations.NewService(st, bus, log)
-	assts := assistants.NewService(st, keys)
-	kb, err := newKnowledge(st, cfg, bus, log)
+	sv, err := newServices(st, cfg, keys, bus, !*noWorkers, log)
 	if err != nil {
 		return err
 	}
-	msg := newMessaging(st, cfg, chans, convs, bus, log)
-	queue, err := newQueue(st, cfg, services{assts, convs, kb, msg}, !*noWorkers, log)
-	if err != nil {
-		return err
-	}
+	chans, convs, assts, kb, msg, queue := sv.Channels, sv.Conversations, sv.Assistants, sv.Knowledge, sv.Messaging, sv.Queue
 	if err := queue.Start(bg); err != nil {
 		return fmt.Errorf("start jobs: %w", err)
 	}
@@ -359,63 +345,34 @@ func serve(ctx context.Context, args []string, env config.Lookup, stdio IO) erro
 	return nil
 }
 
-// newQueue builds the job queue; with work set it also runs the workers
-// (the reply pipeline with the server's default model).
-// services are what the job workers run.
-type services struct {
-	assts *assistants.Service
-	convs *conversations.Service
-	kb    *knowledge.Service
-	msg   *messaging.Service
-}
-
-func newQueue(st *store.Store, cfg *config.Config, sv services, work bool, log *slog.Logger) (*jobs.Client, error) {
-	workers := river.NewWorkers()
-	replier := assistants.NewReplier(st, sv.assts, sv.convs, sv.kb, llm.Config{
-		Provider: cfg.LLMProvider, BaseURL: cfg.LLMBaseURL, APIKey: cfg.LLMAPIKey, Model: cfg.LLMModel,
-		// One client for every model call: a provider is built per reply,
-		// and without a shared transport each call opened (and left idle) a
-		// new connection until the process ran out of file descriptors.
-		HTTPClient: newHTTPClient(0),
-	}, nil, log)
-	jobs.AddReplyWorker(workers, replier, log)
-	jobs.AddIngestWorker(workers, sv.kb, log)
-	jobs.AddMessagingWorkers(workers, sv.msg)
-	q, err := jobs.New(st, jobs.Options{Work: work, Workers: workers, Log: log, Periodic: jobs.AddAnalytics(workers, st, log)})
-	if err != nil {
-		return nil, err
+// newServices assembles the services from the configuration (internal/app
+// holds the wiring; this maps the settings onto it).
+func newServices(st *store.Store, cfg *config.Config, keys *secrets.Keyring, bus realtime.Publisher, work bool, log *slog.Logger) (*app.Services, error) {
+	o := app.Options{
+		BaseURL: cfg.BaseURL.String(), Keys: keys, Bus: bus,
+		LLM: llm.Config{
+			Provider: cfg.LLMProvider, BaseURL: cfg.LLMBaseURL, APIKey: cfg.LLMAPIKey, Model: cfg.LLMModel,
+			// One client for every model call: a provider is built per reply,
+			// and without a shared transport each call opened (and left idle) a
+			// new connection until the process ran out of file descriptors.
+			HTTPClient: newHTTPClient(0),
+		},
+		Fetch:          fetch.Options{Allow: cfg.FetchAllow, MaxBytes: cfg.MaxUploadBytes},
+		MaxUploadBytes: cfg.MaxUploadBytes,
+		GraphURL:       cfg.MetaGraphURL, TelegramURL: cfg.TelegramAPIURL,
+		ProviderHTTP: newHTTPClient(30 * time.Second),
+		Work:         work, Periodic: true,
+		Log: log,
 	}
-	sv.convs.SetReplies(q)
-	sv.convs.SetDeliverer(q)
-	sv.kb.SetIngest(q)
-	sv.msg.SetMediaQueue(q)
-	sv.msg.SetWebhookQueue(q)
-	return q, nil
-}
-
-// newMessaging builds the provider channels' service with the Graph and
-// Telegram clients at the configured URLs.
-func newMessaging(st *store.Store, cfg *config.Config, chans *channels.Service, convs *conversations.Service, bus realtime.Publisher, log *slog.Logger) *messaging.Service {
-	hc := newHTTPClient(30 * time.Second)
-	tg := &telegram.Client{BaseURL: cfg.TelegramAPIURL, HTTP: hc}
-	chans.SetTelegram(tg)
-	return messaging.New(st, chans, convs, bus, messaging.GraphClient(cfg.MetaGraphURL, hc), tg, log)
-}
-
-// newKnowledge builds the knowledge base with the SSRF-safe fetcher for
-// URL imports.
-func newKnowledge(st *store.Store, cfg *config.Config, bus realtime.Publisher, log *slog.Logger) (*knowledge.Service, error) {
-	f := fetch.New(fetch.Options{Allow: cfg.FetchAllow, MaxBytes: cfg.MaxUploadBytes})
-	var embed knowledge.Embedder
 	if cfg.EmbeddingModel != "" {
 		e, err := llm.NewEmbedder(llm.Config{Provider: cfg.LLMProvider, BaseURL: cfg.LLMBaseURL, APIKey: cfg.LLMAPIKey, Model: cfg.EmbeddingModel,
 			HTTPClient: newHTTPClient(0)})
 		if err != nil {
 			return nil, &config.Error{Var: "METACHAT_EMBEDDING_MODEL", Reason: err.Error()}
 		}
-		embed = e
+		o.Embedder = e
 	}
-	return knowledge.NewService(st, bus, f, embed, knowledge.Options{MaxUploadBytes: cfg.MaxUploadBytes}, log), nil
+	return app.New(st, o)
 }
 
 // runMaintenance does the periodic housekeeping: expired sessions go.
@@ -470,16 +427,11 @@ func worker(ctx context.Context, args []string, env config.Lookup, stdio IO) err
 			return err
 		})
 	}
-	convs := conversations.NewService(st, bus, log)
-	kb, err := newKnowledge(st, cfg, bus, log)
+	sv, err := newServices(st, cfg, keys, bus, true, log)
 	if err != nil {
 		return err
 	}
-	msg := newMessaging(st, cfg, channels.NewService(st, keys, cfg.BaseURL.String()), convs, bus, log)
-	queue, err := newQueue(st, cfg, services{assistants.NewService(st, keys), convs, kb, msg}, true, log)
-	if err != nil {
-		return err
-	}
+	queue := sv.Queue
 	if err := queue.Start(ctx); err != nil {
 		return fmt.Errorf("start jobs: %w", err)
 	}

@@ -14,8 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/riverqueue/river"
-
+	"github.com/metachat/metachat/internal/app"
 	"github.com/metachat/metachat/internal/assistants"
 	"github.com/metachat/metachat/internal/auth"
 	"github.com/metachat/metachat/internal/channels"
@@ -25,14 +24,11 @@ import (
 	"github.com/metachat/metachat/internal/jobs"
 	"github.com/metachat/metachat/internal/knowledge"
 	"github.com/metachat/metachat/internal/knowledge/fetch"
-	"github.com/metachat/metachat/internal/llm"
-	"github.com/metachat/metachat/internal/messaging"
 	"github.com/metachat/metachat/internal/ratelimit"
 	"github.com/metachat/metachat/internal/realtime"
 	"github.com/metachat/metachat/internal/secrets"
 	"github.com/metachat/metachat/internal/store"
 	"github.com/metachat/metachat/internal/store/storetest"
-	"github.com/metachat/metachat/internal/telegram"
 	"github.com/metachat/metachat/internal/tenants"
 	"github.com/metachat/metachat/internal/widget"
 )
@@ -71,20 +67,13 @@ func newEnv(t *testing.T, d store.Dialect) *env {
 		t.Fatal(err)
 	}
 	hub := realtime.NewHub()
-	chans := channels.NewService(st, keys, srv.URL)
-	convs := conversations.NewService(st, hub, log)
-	assts := assistants.NewService(st, keys)
-	kb := knowledge.NewService(st, hub, fetch.New(fetch.Options{Timeout: 5 * time.Second}), nil, knowledge.Options{MaxUploadBytes: 2 << 20}, log)
-	msg := messaging.New(st, chans, convs, hub, messaging.GraphClient("http://127.0.0.1:9", &http.Client{Timeout: 5 * time.Second}),
-		&telegram.Client{BaseURL: "http://127.0.0.1:9", HTTP: &http.Client{Timeout: 5 * time.Second}}, log)
-	workers := river.NewWorkers()
-	jobs.AddReplyWorker(workers, assistants.NewReplier(st, assts, convs, kb, llm.Config{}, nil, log), log)
-	jobs.AddIngestWorker(workers, kb, log)
-	jobs.AddMessagingWorkers(workers, msg)
-	queue, err := jobs.New(st, jobs.Options{Work: true, Workers: workers, Log: log})
+	sv, err := app.New(st, app.Options{BaseURL: srv.URL, Keys: keys, Bus: hub, Fetch: fetch.Options{Timeout: 5 * time.Second}, MaxUploadBytes: 2 << 20,
+		GraphURL: "http://127.0.0.1:9", TelegramURL: "http://127.0.0.1:9", ProviderHTTP: &http.Client{Timeout: 5 * time.Second},
+		Work: true, Log: log})
 	if err != nil {
 		t.Fatal(err)
 	}
+	chans, convs, assts, kb, msg, queue := sv.Channels, sv.Conversations, sv.Assistants, sv.Knowledge, sv.Messaging, sv.Queue
 	if err := queue.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -93,11 +82,6 @@ func newEnv(t *testing.T, d store.Dialect) *env {
 		defer cancel()
 		_ = queue.Stop(ctx)
 	})
-	convs.SetReplies(queue)
-	convs.SetDeliverer(queue)
-	kb.SetIngest(queue)
-	msg.SetMediaQueue(queue)
-	msg.SetWebhookQueue(queue)
 	wh, err := widget.New(st, chans, convs, hub, keys, srv.URL, widget.Limits{Sessions: ratelimit.New(1000, 1000), Messages: ratelimit.New(1000, 1000)}, log)
 	if err != nil {
 		t.Fatal(err)

@@ -14,11 +14,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/riverqueue/river"
-
+	"github.com/metachat/metachat/internal/app"
 	"github.com/metachat/metachat/internal/assistants"
 	"github.com/metachat/metachat/internal/auth"
-	"github.com/metachat/metachat/internal/channels"
 	"github.com/metachat/metachat/internal/conversations"
 	"github.com/metachat/metachat/internal/httpapi"
 	"github.com/metachat/metachat/internal/jobs"
@@ -31,7 +29,6 @@ import (
 	"github.com/metachat/metachat/internal/secrets"
 	"github.com/metachat/metachat/internal/store"
 	"github.com/metachat/metachat/internal/store/storetest"
-	"github.com/metachat/metachat/internal/telegram"
 	"github.com/metachat/metachat/internal/tenants"
 	"github.com/metachat/metachat/internal/widget"
 )
@@ -108,29 +105,21 @@ func newEnv(t *testing.T, d store.Dialect, opts ...envOptions) *env {
 		t.Fatal(err)
 	}
 	hub := realtime.NewHub()
-	chans := channels.NewService(st, keys, o.cfg.BaseURL)
-	convs := conversations.NewService(st, hub, log)
-	assts := assistants.NewService(st, keys)
-	kb := knowledge.NewService(st, hub, fetch.New(fetch.Options{Allow: o.fetchAllow, Timeout: 5 * time.Second}), o.embed, knowledge.Options{MaxUploadBytes: 2 << 20}, log)
-	replier := assistants.NewReplier(st, assts, convs, kb, o.llm, nil, log)
 	if o.graphURL == "" {
 		o.graphURL = "http://127.0.0.1:9" // nothing listens: a test that sends must set a fake
 	}
 	if o.telegramURL == "" {
 		o.telegramURL = "http://127.0.0.1:9"
 	}
-	tg := &telegram.Client{BaseURL: o.telegramURL, HTTP: &http.Client{Timeout: 10 * time.Second}}
-	chans.SetTelegram(tg)
-	msg := messaging.New(st, chans, convs, hub, messaging.GraphClient(o.graphURL, &http.Client{Timeout: 10 * time.Second}), tg, log)
-	newQueue := func() *jobs.Client {
-		workers := river.NewWorkers()
-		jobs.AddReplyWorker(workers, replier, log)
-		jobs.AddIngestWorker(workers, kb, log)
-		jobs.AddMessagingWorkers(workers, msg)
-		q, err := jobs.New(st, jobs.Options{Work: true, Workers: workers, Log: log})
-		if err != nil {
-			t.Fatal(err)
-		}
+	sv, err := app.New(st, app.Options{BaseURL: o.cfg.BaseURL, Keys: keys, Bus: hub, LLM: o.llm, Embedder: o.embed,
+		Fetch: fetch.Options{Allow: o.fetchAllow, Timeout: 5 * time.Second}, MaxUploadBytes: 2 << 20,
+		GraphURL: o.graphURL, TelegramURL: o.telegramURL, ProviderHTTP: &http.Client{Timeout: 10 * time.Second},
+		Work: true, Log: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	chans, convs, assts, kb, msg, replier := sv.Channels, sv.Conversations, sv.Assistants, sv.Knowledge, sv.Messaging, sv.Replier
+	start := func(q *jobs.Client) *jobs.Client {
 		if err := q.Start(context.Background()); err != nil {
 			t.Fatal(err)
 		}
@@ -141,12 +130,14 @@ func newEnv(t *testing.T, d store.Dialect, opts ...envOptions) *env {
 		})
 		return q
 	}
-	queue := newQueue()
-	convs.SetReplies(queue)
-	kb.SetIngest(queue)
-	convs.SetDeliverer(queue)
-	msg.SetMediaQueue(queue)
-	msg.SetWebhookQueue(queue)
+	queue := start(sv.Queue)
+	newQueue := func() *jobs.Client {
+		q, err := sv.NewQueue(true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return start(q)
+	}
 	limits := widget.Limits{Sessions: ratelimit.New(o.cfg.RateLimitIP, int(o.cfg.RateLimitIP)), Messages: ratelimit.New(o.widgetMessageRate, max(int(o.widgetMessageRate)+1, 2))}
 	wh, err := widget.New(st, chans, convs, hub, keys, o.cfg.BaseURL, limits, log)
 	if err != nil {
