@@ -14,11 +14,12 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/metachat/metachat/internal/browsertest"
 	"github.com/metachat/metachat/internal/cli"
 )
 
 func TestBrowserInviteAndReset(t *testing.T) {
-	browser := newBrowser(t)
+	browser := browsertest.New(t)
 	srv := startServe(t)
 	key := srv.createTenant(t)
 	shots := screenshotDir(t)

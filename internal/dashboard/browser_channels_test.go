@@ -23,10 +23,12 @@ import (
 	cdppage "github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+
+	"github.com/metachat/metachat/internal/browsertest"
 )
 
 func TestBrowserChannels(t *testing.T) {
-	br := newBrowser(t)
+	br := browsertest.New(t)
 	srv := startServe(t)
 	apiKey := srv.createTenant(t)
 	srv.invite(t, apiKey, "admin@shop.test", "admin")

@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/metachat/metachat/internal/browsertest"
 )
 
 var setupLinkRE = regexp.MustCompile(`(/setup\?token=[A-Za-z0-9_-]+)`)
@@ -21,7 +23,7 @@ var setupLinkRE = regexp.MustCompile(`(/setup\?token=[A-Za-z0-9_-]+)`)
 // visitor there chats and the bot answers from the document; the admin
 // takes over from the live inbox and the visitor sees the reply.
 func TestBrowserFirstRun(t *testing.T) {
-	br := newBrowser(t)
+	br := browsertest.New(t)
 	srv := startServe(t)
 	shots := screenshotDir(t)
 	t.Logf("screenshots: %s", shots)

@@ -16,6 +16,8 @@ import (
 
 	"github.com/chromedp/chromedp"
 	"github.com/coder/websocket"
+
+	"github.com/metachat/metachat/internal/browsertest"
 )
 
 // visitorSocket is a widget visitor on the live protocol.
@@ -81,7 +83,7 @@ func messageFrame(role, text string) func(map[string]any) bool {
 }
 
 func TestBrowserInbox(t *testing.T) {
-	browser := newBrowser(t)
+	browser := browsertest.New(t)
 	srv := startServe(t)
 	key := srv.createTenant(t)
 	srv.invite(t, key, "agent@shop.test", "agent")

@@ -10,10 +10,12 @@ import (
 	"testing"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/metachat/metachat/internal/browsertest"
 )
 
 func TestBrowserKnowledge(t *testing.T) {
-	browser := newBrowser(t)
+	browser := browsertest.New(t)
 	srv := startServe(t)
 	apiKey := srv.createTenant(t)
 	srv.invite(t, apiKey, "admin@shop.test", "admin")

@@ -6,6 +6,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/metachat/metachat/internal/browsertest"
 	"github.com/metachat/metachat/internal/store"
 )
 
@@ -14,7 +15,7 @@ import (
 // the select alone, and screenshots are taken in light, dark and phone
 // layouts. Skipped without Chromium, like TestBrowserDashboard.
 func TestBrowserOverview(t *testing.T) {
-	browser := newBrowser(t)
+	browser := browsertest.New(t)
 	e := newEnv(t, store.SQLite)
 	tn := e.newTenant("Shop")
 	e.addUser(tn.ID, "viewer@shop.test", "viewer", false)

@@ -22,7 +22,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -34,13 +33,14 @@ import (
 	cdppage "github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
+	"github.com/metachat/metachat/internal/browsertest"
 	"github.com/metachat/metachat/internal/cli"
 )
 
 const stepTimeout = 15 * time.Second
 
 func TestBrowserDashboard(t *testing.T) {
-	browser := newBrowser(t)
+	browser := browsertest.New(t)
 	srv := startServe(t)
 	apiKey := srv.createTenant(t)
 	srv.invite(t, apiKey, "admin@shop.test", "admin")
@@ -182,52 +182,6 @@ func TestBrowserDashboard(t *testing.T) {
 }
 
 // --- the browser -----------------------------------------------------------
-
-func newBrowser(t *testing.T) context.Context {
-	t.Helper()
-	var path string
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			path = p
-			break
-		}
-	}
-	if path == "" {
-		if os.Getenv("METACHAT_TEST_BROWSER") == "require" {
-			t.Fatalf("a browser is required (METACHAT_TEST_BROWSER=require) but none of chromium, chromium-browser, google-chrome is on PATH")
-		}
-		t.Skip("no chromium, chromium-browser or google-chrome on PATH (set METACHAT_TEST_BROWSER=require to make this a failure)")
-	}
-	var output syncBuffer
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(path), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1280, 900),
-		chromedp.CombinedOutput(&output),
-	)
-	t.Cleanup(cancelAlloc)
-	ctx, cancel := chromedp.NewContext(allocCtx)
-	t.Cleanup(cancel)
-	started := make(chan error, 1)
-	go func() { started <- chromedp.Do(ctx) }() // no timeout: it would end the browser
-	select {
-	case err := <-started:
-		if err != nil {
-			if os.Getenv("METACHAT_TEST_BROWSER") == "require" {
-				t.Fatalf("start %s: %v\n%s", path, err, output.String())
-			}
-			t.Skipf("cannot start %s: %v", path, err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatalf("%s did not start within 30s\n%s", path, output.String())
-	}
-	return ctx
-}
 
 // tab is a tab in a browser context of its own (its own cookies and
 // storage), with its console watched.

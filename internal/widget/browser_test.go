@@ -23,7 +23,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -41,6 +40,7 @@ import (
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
+	"github.com/metachat/metachat/internal/browsertest"
 	"github.com/metachat/metachat/internal/cli"
 	"github.com/metachat/metachat/internal/store/storetest"
 )
@@ -53,7 +53,7 @@ const stepTimeout = 20 * time.Second
 var testSecretKey = base64.StdEncoding.EncodeToString([]byte("metachat-browser-test-key-32byte"))
 
 func TestBrowserWidget(t *testing.T) {
-	browser := newBrowser(t)
+	browser := browsertest.New(t)
 	for _, dialect := range []string{"sqlite", "postgres"} {
 		t.Run(dialect, func(t *testing.T) {
 			testWidgetScenarios(t, browser, dialect)
@@ -285,61 +285,6 @@ func testWidgetScenarios(t *testing.T, browser context.Context, dialect string) 
 }
 
 // --- the browser ----------------------------------------------------------
-
-// newBrowser starts one headless Chromium for the whole test and returns a
-// context whose children open tabs in it.
-func newBrowser(t *testing.T) context.Context {
-	t.Helper()
-	var path string
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			path = p
-			break
-		}
-	}
-	if path == "" {
-		if os.Getenv("METACHAT_TEST_BROWSER") == "require" {
-			t.Fatalf("a browser is required (METACHAT_TEST_BROWSER=require) but none of chromium, chromium-browser, google-chrome is on PATH")
-		}
-		t.Skip("no chromium, chromium-browser or google-chrome on PATH; install one (or set METACHAT_TEST_BROWSER=require to make this a failure)")
-	}
-	var output syncBuffer
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(path),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1280, 900),
-		chromedp.CombinedOutput(&output),
-	)
-	t.Cleanup(cancelAlloc)
-	ctx, cancel := chromedp.NewContext(allocCtx)
-	t.Cleanup(cancel)
-	// The first Do starts the browser; it must not carry a timeout, which
-	// would end the browser with it.
-	started := make(chan error, 1)
-	go func() { started <- chromedp.Do(ctx) }()
-	select {
-	case err := <-started:
-		if err != nil {
-			if os.Getenv("METACHAT_TEST_BROWSER") == "require" {
-				t.Fatalf("start %s: %v\n%s", path, err, output.String())
-			}
-			t.Skipf("cannot start %s: %v\n%s", path, err, output.String())
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatalf("%s did not start within 30s\n%s", path, output.String())
-	}
-	t.Logf("browser: %s", path)
-	return ctx
-}
 
 // tab is one browser tab on a host page that embeds the widget.
 type tab struct {
