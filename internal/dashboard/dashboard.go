@@ -127,14 +127,14 @@ func (h *Handler) parseTemplates() error {
 	}
 	h.pages = map[string]map[string]*template.Template{}
 	for _, lang := range languages {
-		base, err := template.New("layout.html").Funcs(h.funcs(lang.Code)).ParseFS(templateFS, "templates/layout.html")
+		base, err := template.New("layout.html").Funcs(h.funcs(lang.Code)).ParseFS(templateFS, "templates/layout.html", "templates/partials.html")
 		if err != nil {
 			return err
 		}
 		h.pages[lang.Code] = map[string]*template.Template{}
 		for _, f := range files {
 			name := strings.TrimSuffix(path.Base(f), ".html")
-			if name == "layout" {
+			if name == "layout" || name == "partials" {
 				continue
 			}
 			t, err := template.Must(base.Clone()).ParseFS(templateFS, f)
