@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 
@@ -27,9 +28,12 @@ func TestBrowserFirstRun(t *testing.T) {
 	srv := startServe(t)
 	shots := screenshotDir(t)
 	t.Logf("screenshots: %s", shots)
-	link := setupLinkRE.FindStringSubmatch(srv.stdout.String())
-	if link == nil {
-		t.Fatalf("serve printed no setup link:\n%s", srv.stdout.String())
+	// serve prints the link just after it starts listening.
+	var link []string
+	for deadline := time.Now().Add(20 * time.Second); link == nil; time.Sleep(20 * time.Millisecond) {
+		if link = setupLinkRE.FindStringSubmatch(srv.stdout.String()); link == nil && time.Now().After(deadline) {
+			t.Fatalf("serve printed no setup link within 20s:\n%s", srv.stdout.String())
+		}
 	}
 
 	var mu sync.Mutex
