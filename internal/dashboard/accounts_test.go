@@ -15,6 +15,7 @@ import (
 
 	"github.com/metachat/metachat/internal/accounts"
 	"github.com/metachat/metachat/internal/apperr"
+	"github.com/metachat/metachat/internal/browsertest"
 	"github.com/metachat/metachat/internal/store"
 )
 
@@ -182,7 +183,7 @@ func TestPasswordReset(t *testing.T) {
 func TestPasswordResetWithoutMailGoesToTheLog(t *testing.T) {
 	forEachDialect(t, func(t *testing.T, e *env) {
 		e.addUser("", "ops@example.test", "", true)
-		var buf syncBuffer
+		var buf browsertest.Buffer
 		acc := accounts.New(e.st, accounts.Options{BaseURL: e.srv.URL, Log: slog.New(slog.NewJSONHandler(&buf, nil))})
 		e.dash.SetAccounts(acc)
 		b := e.browser()

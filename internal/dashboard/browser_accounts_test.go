@@ -51,7 +51,7 @@ func TestBrowserInviteAndReset(t *testing.T) {
 	tb.screenshot("reset-sent")
 
 	// No mail server: the operator prints a link and hands it over.
-	var stdout, stderr syncBuffer
+	var stdout, stderr browsertest.Buffer
 	code := cli.Run(context.Background(), []string{"admin", "reset-link", "--email", "joiner@shop.test"}, func(k string) (string, bool) { v, ok := srv.env[k]; return v, ok },
 		cli.IO{Stdin: strings.NewReader(""), Stdout: &stdout, Stderr: &stderr})
 	link := regexp.MustCompile(`http://\S+/login/reset/\S+`).FindString(stdout.String())

@@ -9,7 +9,6 @@ package dashboard_test
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -19,9 +18,6 @@ import (
 	"time"
 
 	cdpbrowser "github.com/chromedp/cdproto/browser"
-	"github.com/chromedp/cdproto/cdp"
-	cdppage "github.com/chromedp/cdproto/page"
-	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
 	"github.com/metachat/metachat/internal/browsertest"
@@ -204,51 +200,19 @@ type hostTab struct {
 	t      *testing.T
 	ctx    context.Context
 	widget string // the widget's origin
-
-	mu       sync.Mutex
-	contexts map[cdp.FrameID]runtime.ExecutionContextID
-	uniqueTo map[string]cdp.FrameID
+	frames browsertest.Frames
 }
 
 func newHostTab(t *testing.T, br context.Context, widgetOrigin string) *hostTab {
 	t.Helper()
-	ht := &hostTab{t: t, widget: widgetOrigin, contexts: map[cdp.FrameID]runtime.ExecutionContextID{}, uniqueTo: map[string]cdp.FrameID{}}
-	ctx, cancel := chromedp.NewContext(br, chromedp.WithNewBrowserContext(), chromedp.WithListener(ht.onEvent))
+	ht := &hostTab{t: t, widget: widgetOrigin}
+	ctx, cancel := chromedp.NewContext(br, chromedp.WithNewBrowserContext(), chromedp.WithListener(ht.frames.Observe))
 	t.Cleanup(cancel)
 	if err := chromedp.Do(ctx); err != nil { // opens the tab (no timeout)
 		t.Fatalf("open a tab: %v", err)
 	}
 	ht.ctx = ctx
 	return ht
-}
-
-func (ht *hostTab) onEvent(ev any) {
-	switch ev := ev.(type) {
-	case *runtime.EventExecutionContextCreated:
-		var aux struct {
-			FrameID   cdp.FrameID `json:"frameId"`
-			IsDefault bool        `json:"isDefault"`
-		}
-		if ev.Context == nil || json.Unmarshal([]byte(ev.Context.AuxData), &aux) != nil || !aux.IsDefault || aux.FrameID == "" {
-			return
-		}
-		ht.mu.Lock()
-		ht.contexts[aux.FrameID] = ev.Context.ID
-		ht.uniqueTo[ev.Context.UniqueID] = aux.FrameID
-		ht.mu.Unlock()
-	case *runtime.EventExecutionContextDestroyed:
-		ht.mu.Lock()
-		if f, ok := ht.uniqueTo[ev.ExecutionContextUniqueID]; ok {
-			delete(ht.contexts, f)
-			delete(ht.uniqueTo, ev.ExecutionContextUniqueID)
-		}
-		ht.mu.Unlock()
-	case *runtime.EventExecutionContextsCleared:
-		ht.mu.Lock()
-		clear(ht.contexts)
-		clear(ht.uniqueTo)
-		ht.mu.Unlock()
-	}
 }
 
 func (ht *hostTab) do(a chromedp.Action[chromedp.Void]) {
@@ -268,43 +232,7 @@ func (ht *hostTab) screenshot(dir, name string) {
 func (ht *hostTab) frameEval(expr string) (json.RawMessage, error) {
 	ctx, cancel := context.WithTimeout(ht.ctx, stepTimeout)
 	defer cancel()
-	tree, err := chromedp.Call(ctx, cdppage.GetFrameTree, cdp.Empty{})
-	if err != nil {
-		return nil, err
-	}
-	var find func(ft *cdppage.FrameTree) cdp.FrameID
-	find = func(ft *cdppage.FrameTree) cdp.FrameID {
-		if ft == nil {
-			return ""
-		}
-		if ft.Frame != nil && ft.Frame.ParentID != "" && strings.HasPrefix(ft.Frame.URL, ht.widget+"/widget/frame") {
-			return ft.Frame.ID
-		}
-		for _, c := range ft.ChildFrames {
-			if id := find(c); id != "" {
-				return id
-			}
-		}
-		return ""
-	}
-	id := find(tree.FrameTree)
-	ht.mu.Lock()
-	ec := ht.contexts[id]
-	ht.mu.Unlock()
-	if id == "" || ec == 0 {
-		return nil, errors.New("no widget frame with a script context (yet)")
-	}
-	res, err := chromedp.Call(ctx, runtime.Evaluate, runtime.EvaluateParams{Expression: expr, ContextID: ec, ReturnByValue: new(true), AwaitPromise: new(true), UserGesture: new(true)})
-	if err != nil {
-		return nil, err
-	}
-	if res.ExceptionDetails != nil {
-		return nil, fmt.Errorf("in the frame: %s", res.ExceptionDetails.Text)
-	}
-	if res.Result == nil {
-		return nil, nil
-	}
-	return json.RawMessage(res.Result.Value), nil
+	return ht.frames.Eval(ctx, ht.widget+"/widget/frame", expr)
 }
 
 func frameString(ht *hostTab, expr string) string {

@@ -358,7 +358,7 @@ type served struct {
 	base   string
 	env    map[string]string
 	http   *http.Client
-	stdout *syncBuffer // what serve printed (the setup link)
+	stdout *browsertest.Buffer // what serve printed (the setup link)
 }
 
 var listeningRE = regexp.MustCompile(`listening on http://(\S+)`)
@@ -377,7 +377,7 @@ func startServe(t *testing.T) *served {
 		"METACHAT_RATE_LIMIT_IP": "1000",
 	}, http: &http.Client{Timeout: 10 * time.Second}}
 	ctx, cancel := context.WithCancel(context.Background())
-	var stdout, stderr syncBuffer
+	var stdout, stderr browsertest.Buffer
 	s.stdout = &stdout
 	done := make(chan int, 1)
 	env := maps.Clone(s.env)
@@ -418,7 +418,7 @@ func startServe(t *testing.T) *served {
 // createTenant runs `metachat tenant create --json` and returns its key.
 func (s *served) createTenant(t *testing.T) string {
 	t.Helper()
-	var stdout, stderr syncBuffer
+	var stdout, stderr browsertest.Buffer
 	code := cli.Run(context.Background(), []string{"tenant", "create", "--name", "Shop", "--json"}, func(k string) (string, bool) { v, ok := s.env[k]; return v, ok },
 		cli.IO{Stdin: strings.NewReader(""), Stdout: &stdout, Stderr: &stderr})
 	var out struct {
@@ -478,21 +478,4 @@ func (s *served) apiStatus(t *testing.T, key, method, path string) int {
 	}
 	res.Body.Close()
 	return res.StatusCode
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

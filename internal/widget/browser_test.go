@@ -36,8 +36,6 @@ import (
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/cdproto/network"
-	"github.com/chromedp/cdproto/page"
-	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
 	"github.com/metachat/metachat/internal/browsertest"
@@ -292,10 +290,9 @@ type tab struct {
 	ctx    context.Context
 	widget string // the widget's origin
 
+	frames browsertest.Frames // script contexts of the tab's frames
+
 	mu sync.Mutex
-	// execution contexts of the frames' main worlds
-	contexts map[cdp.FrameID]runtime.ExecutionContextID
-	uniqueTo map[string]cdp.FrameID
 	// what the tab (its page and same-process frames) asked the network for
 	requests []string // "METHOD URL"
 	sockets  []string // WebSocket URLs
@@ -310,7 +307,7 @@ func (tb *tab) network() (requests, sockets []string) {
 
 func (in *installation) newTab(t *testing.T, browser context.Context) *tab {
 	t.Helper()
-	tb := &tab{t: t, widget: in.srv.base, contexts: map[cdp.FrameID]runtime.ExecutionContextID{}, uniqueTo: map[string]cdp.FrameID{}}
+	tb := &tab{t: t, widget: in.srv.base}
 	ctx, cancel := chromedp.NewContext(browser, chromedp.WithListener(tb.onEvent))
 	tb.ctx = ctx
 	t.Cleanup(cancel)
@@ -326,35 +323,12 @@ func (in *installation) newTab(t *testing.T, browser context.Context) *tab {
 	return tb
 }
 
-// onEvent tracks the main-world execution context of every frame of the
-// tab, so scripts can run inside the widget's iframe. It runs in the tab's
+// onEvent tracks the frames' script contexts (so scripts can run inside
+// the widget's iframe) and the tab's network use. It runs in the tab's
 // event loop and must return fast.
 func (tb *tab) onEvent(ev any) {
+	tb.frames.Observe(ev)
 	switch ev := ev.(type) {
-	case *runtime.EventExecutionContextCreated:
-		var aux struct {
-			FrameID   cdp.FrameID `json:"frameId"`
-			IsDefault bool        `json:"isDefault"`
-		}
-		if ev.Context == nil || json.Unmarshal([]byte(ev.Context.AuxData), &aux) != nil || !aux.IsDefault || aux.FrameID == "" {
-			return
-		}
-		tb.mu.Lock()
-		tb.contexts[aux.FrameID] = ev.Context.ID
-		tb.uniqueTo[ev.Context.UniqueID] = aux.FrameID
-		tb.mu.Unlock()
-	case *runtime.EventExecutionContextDestroyed:
-		tb.mu.Lock()
-		if f, ok := tb.uniqueTo[ev.ExecutionContextUniqueID]; ok {
-			delete(tb.contexts, f)
-			delete(tb.uniqueTo, ev.ExecutionContextUniqueID)
-		}
-		tb.mu.Unlock()
-	case *runtime.EventExecutionContextsCleared:
-		tb.mu.Lock()
-		clear(tb.contexts)
-		clear(tb.uniqueTo)
-		tb.mu.Unlock()
 	case *network.EventRequestWillBeSent:
 		if ev.Request != nil {
 			tb.mu.Lock()
@@ -381,71 +355,17 @@ func chromedpRun[T any](tb *tab, a chromedp.Action[T]) (T, error) {
 	return chromedp.Run(ctx, a)
 }
 
-// widgetFrame finds the widget's iframe in the tab's frame tree.
-func (tb *tab) widgetFrame() (cdp.FrameID, string, error) {
-	ctx, cancel := context.WithTimeout(tb.ctx, stepTimeout)
-	defer cancel()
-	res, err := chromedp.Call(ctx, page.GetFrameTree, cdp.Empty{})
-	if err != nil {
-		return "", "", err
-	}
-	var walk func(ft *page.FrameTree) (*cdp.Frame, bool)
-	walk = func(ft *page.FrameTree) (*cdp.Frame, bool) {
-		if ft == nil {
-			return nil, false
-		}
-		if ft.Frame != nil && ft.Frame.ParentID != "" &&
-			(strings.HasPrefix(ft.Frame.URL, tb.widget+"/widget/frame") || strings.HasPrefix(ft.Frame.UnreachableURL, tb.widget+"/widget/frame")) {
-			return ft.Frame, true
-		}
-		for _, c := range ft.ChildFrames {
-			if f, ok := walk(c); ok {
-				return f, true
-			}
-		}
-		return nil, false
-	}
-	f, ok := walk(res.FrameTree)
-	if !ok {
-		return "", "", errors.New("no widget iframe in the page (yet)")
-	}
-	return f.ID, f.URL, nil
-}
-
 // frameEvalE evaluates expr inside the widget's iframe and decodes its value.
 func frameEvalE[T any](tb *tab, expr string) (T, error) {
-	var zero T
-	id, url, err := tb.widgetFrame()
-	if err != nil {
-		return zero, err
-	}
-	tb.mu.Lock()
-	ec := tb.contexts[id]
-	tb.mu.Unlock()
-	if ec == 0 {
-		return zero, fmt.Errorf("the widget frame (%s) has no script context (yet)", url)
-	}
+	var v T
 	ctx, cancel := context.WithTimeout(tb.ctx, stepTimeout)
 	defer cancel()
-	res, err := chromedp.Call(ctx, runtime.Evaluate, runtime.EvaluateParams{
-		Expression: expr, ContextID: ec, ReturnByValue: new(true), AwaitPromise: new(true), UserGesture: new(true),
-	})
-	if err != nil {
-		return zero, err
+	raw, err := tb.frames.Eval(ctx, tb.widget+"/widget/frame", expr)
+	if err != nil || raw == nil {
+		return v, err
 	}
-	if res.ExceptionDetails != nil {
-		msg := res.ExceptionDetails.Text
-		if e := res.ExceptionDetails.Exception; e != nil && e.Description != "" {
-			msg = e.Description
-		}
-		return zero, fmt.Errorf("in the frame: %s", msg)
-	}
-	var v T
-	if res.Result == nil || len(res.Result.Value) == 0 {
-		return zero, nil // undefined
-	}
-	if err := json.Unmarshal([]byte(res.Result.Value), &v); err != nil {
-		return zero, fmt.Errorf("decode %s: %w", res.Result.Value, err)
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return v, fmt.Errorf("decode %s: %w", raw, err)
 	}
 	return v, nil
 }
@@ -910,7 +830,7 @@ func (in *installation) agentSays(t *testing.T, conv, text string) {
 // server is a running `metachat serve`.
 type server struct {
 	base           string // http://127.0.0.1:PORT
-	stdout, stderr *syncBuffer
+	stdout, stderr *browsertest.Buffer
 	cancel         context.CancelFunc
 	done           chan int
 	once           sync.Once
@@ -923,7 +843,7 @@ var listeningRE = regexp.MustCompile(`listening on http://(\S+)`)
 func (in *installation) startServer(t *testing.T) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &server{stdout: &syncBuffer{}, stderr: &syncBuffer{}, cancel: cancel, done: make(chan int, 1)}
+	s := &server{stdout: &browsertest.Buffer{}, stderr: &browsertest.Buffer{}, cancel: cancel, done: make(chan int, 1)}
 	env := maps.Clone(in.env)
 	go func() {
 		s.done <- cli.Run(ctx, []string{"serve"}, func(k string) (string, bool) { v, ok := env[k]; return v, ok },
@@ -994,7 +914,7 @@ func createTenant(t *testing.T, env map[string]string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	var stdout, stderr syncBuffer
+	var stdout, stderr browsertest.Buffer
 	code := cli.Run(ctx, []string{"tenant", "create", "--name", "T", "--json"}, func(k string) (string, bool) { v, ok := env[k]; return v, ok },
 		cli.IO{Stdin: strings.NewReader(""), Stdout: &stdout, Stderr: &stderr})
 	if code != 0 {
@@ -1034,22 +954,4 @@ func freePort(t *testing.T) int {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
-}
-
-// syncBuffer is a bytes.Buffer that goroutines may write while the test reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
