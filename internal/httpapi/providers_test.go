@@ -392,46 +392,34 @@ func (s *shop) settle(t *testing.T) {
 	}
 }
 
-// graphSends are the successful Graph sends made with token.
-func (p *providers) graphSends(token string) []metafake.Request {
-	var out []metafake.Request
-	for _, r := range p.graph.Sent() {
-		if r.Token == token {
-			out = append(out, r)
+// matching keeps the items keep accepts (the fakes record every tenant's
+// calls; a test looks at its own).
+func matching[T any](items []T, keep func(T) bool) []T {
+	var out []T
+	for _, it := range items {
+		if keep(it) {
+			out = append(out, it)
 		}
 	}
 	return out
+}
+
+// graphSends are the successful Graph sends made with token.
+func (p *providers) graphSends(token string) []metafake.Request {
+	return matching(p.graph.Sent(), func(r metafake.Request) bool { return r.Token == token })
 }
 
 // graphRequests are every Graph request made with token.
 func (p *providers) graphRequests(token string) []metafake.Request {
-	var out []metafake.Request
-	for _, r := range p.graph.Requests() {
-		if r.Token == token {
-			out = append(out, r)
-		}
-	}
-	return out
+	return matching(p.graph.Requests(), func(r metafake.Request) bool { return r.Token == token })
 }
 
 func (p *providers) telegramSends(token string) []telegramfake.SentMessage {
-	var out []telegramfake.SentMessage
-	for _, m := range p.tg.Sent() {
-		if m.Token == token {
-			out = append(out, m)
-		}
-	}
-	return out
+	return matching(p.tg.Sent(), func(m telegramfake.SentMessage) bool { return m.Token == token })
 }
 
 func (p *providers) telegramCalls(token, method string) []telegramfake.Call {
-	var out []telegramfake.Call
-	for _, c := range p.tg.Calls() {
-		if c.Token == token && strings.EqualFold(c.Method, method) {
-			out = append(out, c)
-		}
-	}
-	return out
+	return matching(p.tg.Calls(), func(c telegramfake.Call) bool { return c.Token == token && strings.EqualFold(c.Method, method) })
 }
 
 // sentTo is what a fake provider recorded of one message sent.
