@@ -68,6 +68,7 @@ import (
 	"github.com/coder/websocket"
 	_ "github.com/jackc/pgx/v5/stdlib" // registers "pgx" for the schema set-up and the job analysis
 
+	"github.com/metachat/metachat/bench/internal/benchkit"
 	"github.com/metachat/metachat/internal/assistants"
 	"github.com/metachat/metachat/internal/cli"
 	"github.com/metachat/metachat/internal/jobs"
@@ -144,45 +145,13 @@ func main() {
 // ---------------------------------------------------------------------------
 // Orchestration
 
-// cleanup runs registered functions once, last registered first: on a
-// normal end, on a signal and when the time limit strikes.
-type cleanup struct {
-	mu   sync.Mutex
-	fns  []func()
-	done bool
-}
-
-func (c *cleanup) add(f func()) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.fns = append(c.fns, f)
-}
-
-func (c *cleanup) run() {
-	c.mu.Lock()
-	if c.done {
-		c.mu.Unlock()
-		return
-	}
-	c.done = true
-	fns := c.fns
-	c.mu.Unlock()
-	for i := len(fns) - 1; i >= 0; i-- {
-		fns[i]()
-	}
-}
-
-func progress(format string, args ...any) {
-	fmt.Fprintf(os.Stderr, "· "+format+"\n", args...)
-}
-
 func run(o options) int {
 	started := time.Now()
-	cl := &cleanup{}
-	defer cl.run()
+	cl := &benchkit.Cleanup{}
+	defer cl.Run()
 	watchdog := time.AfterFunc(o.timeout, func() {
 		fmt.Fprintf(os.Stderr, "replies bench: time limit %s reached: cleaning up and stopping\n", o.timeout)
-		cl.run()
+		cl.Run()
 		os.Exit(2)
 	})
 	defer watchdog.Stop()
@@ -191,7 +160,7 @@ func run(o options) int {
 	go func() {
 		s := <-sigc
 		fmt.Fprintf(os.Stderr, "replies bench: %s: cleaning up\n", s)
-		cl.run()
+		cl.Run()
 		os.Exit(130)
 	}()
 	raiseNofile(o.visitors)
@@ -201,7 +170,7 @@ func run(o options) int {
 		fmt.Fprintln(os.Stderr, "replies bench:", err)
 		return 1
 	}
-	cl.add(func() {
+	cl.Add(func() {
 		if o.keep {
 			fmt.Fprintln(os.Stderr, "replies bench: kept", tmp)
 			return
@@ -222,7 +191,7 @@ func run(o options) int {
 		fmt.Fprintln(os.Stderr, "replies bench: metachat:", err)
 		return 1
 	}
-	cl.run()
+	cl.Run()
 	report(os.Stdout, o, base, meta, time.Since(started))
 	return 0
 }
@@ -468,7 +437,7 @@ func (ch *child) fakeStats() fakeStats {
 }
 
 // cpu is the child's user+system CPU time so far.
-func (ch *child) cpu() time.Duration { return statCPU(strconv.Itoa(ch.cmd.Process.Pid)) }
+func (ch *child) cpu() time.Duration { return benchkit.StatCPU(strconv.Itoa(ch.cmd.Process.Pid)) }
 
 // stop closes the child's standard input (it shuts down gracefully, as on
 // SIGTERM) and kills it if it has not exited after grace.
@@ -483,101 +452,6 @@ func (ch *child) stop(grace time.Duration) {
 			<-ch.done
 		}
 	})
-}
-
-// statCPU reads a process's user+system CPU time from /proc.
-func statCPU(pid string) time.Duration {
-	b, err := os.ReadFile("/proc/" + pid + "/stat")
-	if err != nil {
-		return 0
-	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 || i+2 > len(s) {
-		return 0
-	}
-	f := strings.Fields(s[i+2:]) // f[0] is field 3 (state); utime is field 14, stime 15
-	if len(f) < 13 {
-		return 0
-	}
-	ut, _ := strconv.ParseInt(f[11], 10, 64)
-	st, _ := strconv.ParseInt(f[12], 10, 64)
-	return time.Duration(ut+st) * time.Second / 100 // USER_HZ is 100 on Linux
-}
-
-// procsCPU sums the CPU time of the processes named comm (the local
-// PostgreSQL server): each one's own time, plus, for the one whose parent
-// has another name (the postmaster), the time of its children that have
-// ended, so that backends ending between two readings are counted.
-func procsCPU(comm string) time.Duration {
-	ents, err := os.ReadDir("/proc")
-	if err != nil {
-		return 0
-	}
-	name := func(pid string) string {
-		b, _ := os.ReadFile("/proc/" + pid + "/comm")
-		return strings.TrimSpace(string(b))
-	}
-	var total time.Duration
-	for _, e := range ents {
-		pid := e.Name()
-		if pid[0] < '0' || pid[0] > '9' || name(pid) != comm {
-			continue
-		}
-		b, err := os.ReadFile("/proc/" + pid + "/stat")
-		if err != nil {
-			continue
-		}
-		st := string(b)
-		i := strings.LastIndexByte(st, ')')
-		if i < 0 || i+2 > len(st) {
-			continue
-		}
-		f := strings.Fields(st[i+2:]) // f[1] ppid; f[11..14] utime stime cutime cstime
-		if len(f) < 15 {
-			continue
-		}
-		ticks := func(k int) time.Duration {
-			n, _ := strconv.ParseInt(f[k], 10, 64)
-			return time.Duration(n) * time.Second / 100
-		}
-		total += ticks(11) + ticks(12)
-		if name(f[1]) != comm {
-			total += ticks(13) + ticks(14)
-		}
-	}
-	return total
-}
-
-func selfCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// machineBusy is the CPU time all processes on the machine used (from
-// /proc/stat: everything but idle and iowait), so that load from outside
-// the benchmark shows.
-func machineBusy() time.Duration {
-	b, err := os.ReadFile("/proc/stat")
-	if err != nil {
-		return 0
-	}
-	line, _, _ := strings.Cut(string(b), "\n")
-	f := strings.Fields(line)
-	if len(f) < 9 || f[0] != "cpu" {
-		return 0
-	}
-	var busy int64
-	for i, v := range f[1:9] { // user nice system idle iowait irq softirq steal
-		n, _ := strconv.ParseInt(v, 10, 64)
-		if i != 3 && i != 4 {
-			busy += n
-		}
-	}
-	return time.Duration(busy) * time.Second / 100
 }
 
 // pressure reads the kernel's "some" stall time (tasks runnable but
@@ -684,7 +558,7 @@ func createSchema(base, prefix string) (string, func(), error) {
 			if _, err := db.ExecContext(ctx, `DROP SCHEMA `+schema+` CASCADE`); err != nil {
 				fmt.Fprintf(os.Stderr, "replies bench: drop schema %s: %v\n", schema, err)
 			} else {
-				progress("dropped PostgreSQL schema %s", schema)
+				benchkit.Progress("dropped PostgreSQL schema %s", schema)
 			}
 		})
 	}
@@ -696,7 +570,7 @@ func createSchema(base, prefix string) (string, func(), error) {
 	q := u.Query()
 	q.Set("search_path", schema)
 	u.RawQuery = q.Encode()
-	progress("created PostgreSQL schema %s", schema)
+	benchkit.Progress("created PostgreSQL schema %s", schema)
 	return u.String(), drop, nil
 }
 
@@ -848,8 +722,8 @@ type baselineResult struct {
 	transactsPerIt int
 }
 
-func runBaseline(ctx context.Context, o options, cl *cleanup, tmp string) (*baselineResult, error) {
-	progress("baseline: opening a fresh %s store", o.dialect)
+func runBaseline(ctx context.Context, o options, cl *benchkit.Cleanup, tmp string) (*baselineResult, error) {
+	benchkit.Progress("baseline: opening a fresh %s store", o.dialect)
 	var st *store.Store
 	var err error
 	dropSchema := func() {}
@@ -861,7 +735,7 @@ func runBaseline(ctx context.Context, o options, cl *cleanup, tmp string) (*base
 		if err != nil {
 			return nil, err
 		}
-		cl.add(dropSchema)
+		cl.Add(dropSchema)
 		st, err = store.OpenPostgres(ctx, u)
 	}
 	if err != nil {
@@ -869,7 +743,7 @@ func runBaseline(ctx context.Context, o options, cl *cleanup, tmp string) (*base
 	}
 	var closeOnce sync.Once
 	closeStore := func() { closeOnce.Do(func() { st.Close() }) }
-	cl.add(closeStore)
+	cl.Add(closeStore)
 	if _, err := st.MigrateUp(ctx); err != nil {
 		return nil, err
 	}
@@ -960,7 +834,7 @@ func runBaseline(ctx context.Context, o options, cl *cleanup, tmp string) (*base
 	wg.Wait()
 	res.warm = o.visitors
 
-	progress("baseline: %d writers for %s", o.visitors, o.duration)
+	benchkit.Progress("baseline: %d writers for %s", o.visitors, o.duration)
 	var statsDB *sql.DB
 	if o.dialect == "postgres" {
 		statsDB = st.MigratorDB()
@@ -968,7 +842,7 @@ func runBaseline(ctx context.Context, o options, cl *cleanup, tmp string) (*base
 	var lat latencies
 	var iters atomic.Int64
 	s0, pg0 := st.DB().Stats(), pgStats(statsDB)
-	cpu0, db0, pr0, m0 := selfCPU(), procsCPU("postgres"), pressure("cpu"), machineBusy()
+	cpu0, db0, pr0, m0 := benchkit.SelfCPU(), benchkit.ProcsCPU("postgres"), pressure("cpu"), benchkit.MachineBusy()
 	start := time.Now()
 	end := start.Add(o.duration)
 	var cpu1, db1, pr1, m1 time.Duration
@@ -976,7 +850,7 @@ func runBaseline(ctx context.Context, o options, cl *cleanup, tmp string) (*base
 	var pg1 map[string]float64
 	endDone := make(chan struct{})
 	time.AfterFunc(o.duration, func() {
-		cpu1, db1, s1, pr1, m1 = selfCPU(), procsCPU("postgres"), st.DB().Stats(), pressure("cpu"), machineBusy()
+		cpu1, db1, s1, pr1, m1 = benchkit.SelfCPU(), benchkit.ProcsCPU("postgres"), st.DB().Stats(), pressure("cpu"), benchkit.MachineBusy()
 		pg1 = pgStats(statsDB)
 		close(endDone)
 	})
@@ -1005,7 +879,7 @@ func runBaseline(ctx context.Context, o options, cl *cleanup, tmp string) (*base
 	}
 	res.pg, res.cpuPressure, res.machine = diff(pg0, pg1), pr1-pr0, m1-m0
 	res.waits, res.waitTime, res.maxOpen = s1.WaitCount-s0.WaitCount, s1.WaitDuration-s0.WaitDuration, s1.MaxOpenConnections
-	progress("baseline: %d iterations (%.0f/s), %d errors", res.iters, float64(res.iters)/o.duration.Seconds(), res.errs.total())
+	benchkit.Progress("baseline: %d iterations (%.0f/s), %d errors", res.iters, float64(res.iters)/o.duration.Seconds(), res.errs.total())
 	closeStore()
 	dropSchema()
 	return res, nil
@@ -1319,13 +1193,13 @@ type metachatResult struct {
 	dbNote string // why the job analysis is missing, if it is
 }
 
-func runMetachat(ctx context.Context, o options, cl0 *cleanup, tmp string) (*metachatResult, error) {
-	progress("metachat: starting the fake model")
+func runMetachat(ctx context.Context, o options, cl0 *benchkit.Cleanup, tmp string) (*metachatResult, error) {
+	benchkit.Progress("metachat: starting the fake model")
 	fk, err := startChild("fake", childEnv(map[string]string{modelDelayEnv: o.modelDelay.String()}), filepath.Join(tmp, "fake.log"))
 	if err != nil {
 		return nil, err
 	}
-	cl0.add(func() { fk.stop(10 * time.Second) })
+	cl0.Add(func() { fk.stop(10 * time.Second) })
 
 	env := map[string]string{
 		"METACHAT_ADDR":                "127.0.0.1:0",
@@ -1347,7 +1221,7 @@ func runMetachat(ctx context.Context, o options, cl0 *cleanup, tmp string) (*met
 		if err != nil {
 			return nil, err
 		}
-		cl0.add(drop)
+		cl0.Add(drop)
 		env["DATABASE_URL"], dbURL = u, u
 	}
 	// The tenant, as an operator would make it: `metachat tenant create`.
@@ -1363,18 +1237,18 @@ func runMetachat(ctx context.Context, o options, cl0 *cleanup, tmp string) (*met
 	if err := json.Unmarshal(out.Bytes(), &tc); err != nil || tc.APIKey == "" {
 		return nil, fmt.Errorf("tenant create printed %q", out.String())
 	}
-	progress("metachat: starting the server")
+	benchkit.Progress("metachat: starting the server")
 	srv, err := startChild("serve", childEnv(env), filepath.Join(tmp, "metachat.log"))
 	if err != nil {
 		return nil, err
 	}
-	cl0.add(func() { srv.stop(30 * time.Second) })
+	cl0.Add(func() { srv.stop(30 * time.Second) })
 	cl := newClient(srv.url)
 	cl.apiKey = tc.APIKey
 	if err := waitReady(cl); err != nil {
 		return nil, err
 	}
-	progress("metachat: server at %s (pid %d), fake model at %s (pid %d)", srv.url, srv.cmd.Process.Pid, fk.url, fk.cmd.Process.Pid)
+	benchkit.Progress("metachat: server at %s (pid %d), fake model at %s (pid %d)", srv.url, srv.cmd.Process.Pid, fk.url, fk.cmd.Process.Pid)
 
 	type model struct{ name, label, pk string }
 	var models []model
@@ -1417,7 +1291,7 @@ func runMetachat(ctx context.Context, o options, cl0 *cleanup, tmp string) (*met
 		res.phases = append(res.phases, ph)
 	}
 
-	progress("metachat: stopping the server")
+	benchkit.Progress("metachat: stopping the server")
 	srv.stop(30 * time.Second)
 	fk.stop(10 * time.Second)
 	cl.httpc.CloseIdleConnections()
@@ -1444,7 +1318,7 @@ func runMetachat(ctx context.Context, o options, cl0 *cleanup, tmp string) (*met
 
 func runPhase(ctx context.Context, o options, cl *client, srv, fk *child, statsDB *sql.DB, name, label, pk string) (*phaseResult, error) {
 	ph := &phaseResult{name: name, label: label, window: o.duration}
-	progress("%s: opening %d visitors", label, o.visitors)
+	benchkit.Progress("%s: opening %d visitors", label, o.visitors)
 	vs := make([]*visitor, o.visitors)
 	var next atomic.Int64
 	var wg sync.WaitGroup
@@ -1482,7 +1356,7 @@ func runPhase(ctx context.Context, o options, cl *client, srv, fk *child, statsD
 
 	// Warm-up: every visitor's first exchange creates its contact and
 	// conversation; it is not measured.
-	progress("%s: warm-up: one exchange per visitor (creates the conversations)", label)
+	benchkit.Progress("%s: warm-up: one exchange per visitor (creates the conversations)", label)
 	alive := make([]bool, len(vs))
 	t0 := time.Now()
 	for i, v := range vs {
@@ -1499,7 +1373,7 @@ func runPhase(ctx context.Context, o options, cl *client, srv, fk *child, statsD
 	time.Sleep(300 * time.Millisecond) // let River's completer settle the warm-up jobs
 
 	// The measured window.
-	progress("%s: %d visitors in a closed loop for %s", label, len(vs), o.duration)
+	benchkit.Progress("%s: %d visitors in a closed loop for %s", label, len(vs), o.duration)
 	if o.profile != "" {
 		_ = os.MkdirAll(o.profile, 0o755)
 		abs, _ := filepath.Abs(filepath.Join(o.profile, fmt.Sprintf("server-cpu-%s-%s.pb.gz", o.dialect, name)))
@@ -1510,8 +1384,8 @@ func runPhase(ctx context.Context, o options, cl *client, srv, fk *child, statsD
 	pool0 := scrapeMetrics(cl)
 	ph.model0 = fk.fakeStats()
 	pg0 := pgStats(statsDB)
-	cpuS0, cpuM0, cpuC0, cpuD0 := srv.cpu(), fk.cpu(), selfCPU(), procsCPU("postgres")
-	pr0, io0, mb0 := pressure("cpu"), pressure("io"), machineBusy()
+	cpuS0, cpuM0, cpuC0, cpuD0 := srv.cpu(), fk.cpu(), benchkit.SelfCPU(), benchkit.ProcsCPU("postgres")
+	pr0, io0, mb0 := pressure("cpu"), pressure("io"), benchkit.MachineBusy()
 	ph.start = time.Now()
 	ph.end = ph.start.Add(o.duration)
 	ph.perSec = newPerSecond(ph.start, o.duration)
@@ -1539,10 +1413,10 @@ func runPhase(ctx context.Context, o options, cl *client, srv, fk *child, statsD
 	endDone := make(chan struct{})
 	time.AfterFunc(o.duration, func() {
 		defer close(endDone)
-		ph.serverCPU, ph.modelCPU, ph.clientCPU = srv.cpu()-cpuS0, fk.cpu()-cpuM0, selfCPU()-cpuC0
-		ph.cpuPressure, ph.ioPressure, ph.machine = pressure("cpu")-pr0, pressure("io")-io0, machineBusy()-mb0
+		ph.serverCPU, ph.modelCPU, ph.clientCPU = srv.cpu()-cpuS0, fk.cpu()-cpuM0, benchkit.SelfCPU()-cpuC0
+		ph.cpuPressure, ph.ioPressure, ph.machine = pressure("cpu")-pr0, pressure("io")-io0, benchkit.MachineBusy()-mb0
 		if o.dialect == "postgres" {
-			ph.dbCPU = procsCPU("postgres") - cpuD0
+			ph.dbCPU = benchkit.ProcsCPU("postgres") - cpuD0
 		}
 		close(sampleStop)
 		pool1 = scrapeMetrics(cl)
@@ -1599,7 +1473,7 @@ func runPhase(ctx context.Context, o options, cl *client, srv, fk *child, statsD
 			ph.pool[k] = v - pool0[k]
 		}
 	}
-	progress("%s: %d replies in the window (%.0f/s), %d more after it, %d errors", label, ph.inWindow, float64(ph.inWindow)/o.duration.Seconds(), ph.drained, ph.errs.total())
+	benchkit.Progress("%s: %d replies in the window (%.0f/s), %d more after it, %d errors", label, ph.inWindow, float64(ph.inWindow)/o.duration.Seconds(), ph.drained, ph.errs.total())
 	return ph, nil
 }
 
@@ -1797,23 +1671,6 @@ func ratio(a, b float64) string {
 		return "—"
 	}
 	return fmt.Sprintf("%.2f×", a/b)
-}
-
-func commas(n int) string {
-	s := strconv.Itoa(n)
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	var b strings.Builder
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	if neg {
-		return "-" + b.String()
-	}
-	return b.String()
 }
 
 func cores(d, over time.Duration) string {
@@ -2073,9 +1930,9 @@ func report(w io.Writer, o options, base *baselineResult, mc *metachatResult, to
 		s := ph.reply.summary()
 		extra := ""
 		if base != nil {
-			extra = fmt.Sprintf("; store baseline %s reply-equivalents/s (%s rows/s), ratio %s", commas(int(baseRate+0.5)), commas(int(baseRate*float64(base.rowsPerIter)+0.5)), ratio(ph.rate(), baseRate))
+			extra = fmt.Sprintf("; store baseline %s reply-equivalents/s (%s rows/s), ratio %s", benchkit.Commas(int(baseRate+0.5)), benchkit.Commas(int(baseRate*float64(base.rowsPerIter)+0.5)), ratio(ph.rate(), baseRate))
 		}
-		p("  target %s, %s: %s replies/s — %s [p50 %s, p99 %s, %d errors%s]", what, ph.label, commas(int(ph.rate()+0.5)), verdict, ms(s.p50), ms(s.p99), errs, extra)
+		p("  target %s, %s: %s replies/s — %s [p50 %s, p99 %s, %d errors%s]", what, ph.label, benchkit.Commas(int(ph.rate()+0.5)), verdict, ms(s.p50), ms(s.p99), errs, extra)
 	}
 	p("  whole run: %.0f s", total.Seconds())
 }

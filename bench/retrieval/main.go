@@ -49,6 +49,7 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib" // registers "pgx" for the schema set-up
 	"github.com/riverqueue/river"
 
+	"github.com/metachat/metachat/bench/internal/benchkit"
 	"github.com/metachat/metachat/internal/auth"
 	"github.com/metachat/metachat/internal/jobs"
 	"github.com/metachat/metachat/internal/knowledge"
@@ -127,48 +128,16 @@ func fatalf(format string, args ...any) {
 	os.Exit(2)
 }
 
-func progress(format string, args ...any) {
-	fmt.Fprintf(os.Stderr, "· "+format+"\n", args...)
-}
-
-// cleanup runs registered functions once, last registered first: on a
-// normal end, on a signal and when the time limit strikes.
-type cleanup struct {
-	mu   sync.Mutex
-	fns  []func()
-	done bool
-}
-
-func (c *cleanup) add(f func()) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.fns = append(c.fns, f)
-}
-
-func (c *cleanup) run() {
-	c.mu.Lock()
-	if c.done {
-		c.mu.Unlock()
-		return
-	}
-	c.done = true
-	fns := c.fns
-	c.mu.Unlock()
-	for i := len(fns) - 1; i >= 0; i-- {
-		fns[i]()
-	}
-}
-
 func run(o options, dialects []store.Dialect) int {
 	started := time.Now()
-	cl := &cleanup{}
-	defer cl.run()
+	cl := &benchkit.Cleanup{}
+	defer cl.Run()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	watchdog := time.AfterFunc(o.timeout, func() {
 		fmt.Fprintf(os.Stderr, "retrieval bench: time limit %s reached: cleaning up and stopping\n", o.timeout)
 		cancel()
-		cl.run()
+		cl.Run()
 		os.Exit(2)
 	})
 	defer watchdog.Stop()
@@ -178,7 +147,7 @@ func run(o options, dialects []store.Dialect) int {
 		s := <-sigc
 		fmt.Fprintf(os.Stderr, "retrieval bench: %s: cleaning up\n", s)
 		cancel()
-		cl.run()
+		cl.Run()
 		os.Exit(130)
 	}()
 
@@ -187,7 +156,7 @@ func run(o options, dialects []store.Dialect) int {
 		fmt.Fprintln(os.Stderr, "retrieval bench:", err)
 		return 1
 	}
-	progress("SciFact: %d documents, %d test queries with %d judgements, %d sentences for synthetic text",
+	benchkit.Progress("SciFact: %d documents, %d test queries with %d judgements, %d sentences for synthetic text",
 		len(ds.docs), len(ds.queries), ds.judgements, len(ds.sentences))
 	fmt.Printf("retrieval bench: SciFact (%s), %d documents, %d queries; GOMAXPROCS %d, %s/%s, %s\n",
 		o.data, len(ds.docs), len(ds.queries), runtime.GOMAXPROCS(0), runtime.GOOS, runtime.GOARCH, runtime.Version())
@@ -436,7 +405,7 @@ type bench struct {
 	ftsDB *sql.DB
 }
 
-func runDialect(ctx context.Context, o options, d store.Dialect, ds *dataset, cl *cleanup) (*result, error) {
+func runDialect(ctx context.Context, o options, d store.Dialect, ds *dataset, cl *benchkit.Cleanup) (*result, error) {
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	var st *store.Store
 	var ftsDB *sql.DB
@@ -448,9 +417,9 @@ func runDialect(ctx context.Context, o options, d store.Dialect, ds *dataset, cl
 			return nil, err
 		}
 		if o.keep {
-			progress("keeping %s", dir)
+			benchkit.Progress("keeping %s", dir)
 		} else {
-			cl.add(func() { os.RemoveAll(dir) })
+			cl.Add(func() { os.RemoveAll(dir) })
 		}
 		path := filepath.Join(dir, "metachat.db")
 		st, err = store.OpenSQLite(ctx, path)
@@ -463,13 +432,13 @@ func runDialect(ctx context.Context, o options, d store.Dialect, ds *dataset, cl
 			return nil, err
 		}
 		ftsDB.SetMaxOpenConns(2)
-		cl.add(func() { ftsDB.Close() })
+		cl.Add(func() { ftsDB.Close() })
 	case store.Postgres:
 		u, drop, err := createSchema(o.pgURL, "retrievalbench_", o.keep)
 		if err != nil {
 			return nil, err
 		}
-		cl.add(drop)
+		cl.Add(drop)
 		st, err = store.OpenPostgres(ctx, u)
 		if err != nil {
 			return nil, err
@@ -477,7 +446,7 @@ func runDialect(ctx context.Context, o options, d store.Dialect, ds *dataset, cl
 	}
 	var closeOnce sync.Once
 	closeStore := func() { closeOnce.Do(func() { st.Close() }) }
-	cl.add(closeStore)
+	cl.Add(closeStore)
 	defer closeStore()
 	if _, err := st.MigrateUp(ctx); err != nil {
 		return nil, fmt.Errorf("migrate: %w", err)
@@ -507,7 +476,7 @@ func runDialect(ctx context.Context, o options, d store.Dialect, ds *dataset, cl
 			_ = q.Stop(sctx)
 		})
 	}
-	cl.add(stopQueue)
+	cl.Add(stopQueue)
 	defer stopQueue()
 
 	if ftsDB == nil {
@@ -548,7 +517,7 @@ func createSchema(base, prefix string, keep bool) (string, func(), error) {
 		once.Do(func() {
 			defer db.Close()
 			if keep {
-				progress("keeping PostgreSQL schema %s", schema)
+				benchkit.Progress("keeping PostgreSQL schema %s", schema)
 				return
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -556,7 +525,7 @@ func createSchema(base, prefix string, keep bool) (string, func(), error) {
 			if _, err := db.ExecContext(ctx, `DROP SCHEMA `+schema+` CASCADE`); err != nil {
 				fmt.Fprintf(os.Stderr, "retrieval bench: drop schema %s: %v\n", schema, err)
 			} else {
-				progress("dropped PostgreSQL schema %s", schema)
+				benchkit.Progress("dropped PostgreSQL schema %s", schema)
 			}
 		})
 	}
@@ -568,7 +537,7 @@ func createSchema(base, prefix string, keep bool) (string, func(), error) {
 	qv := u.Query()
 	qv.Set("search_path", schema)
 	u.RawQuery = qv.Encode()
-	progress("created PostgreSQL schema %s", schema)
+	benchkit.Progress("created PostgreSQL schema %s", schema)
 	return u.String(), drop, nil
 }
 
@@ -584,7 +553,7 @@ func (b *bench) checkpoint(ctx context.Context) {
 	}
 	var busy, logged, done int
 	if err := b.st.DB().QueryRowContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &logged, &done); err != nil {
-		progress("  wal checkpoint: %v", err)
+		benchkit.Progress("  wal checkpoint: %v", err)
 	}
 }
 
@@ -592,7 +561,7 @@ func (b *bench) checkpoint(ctx context.Context) {
 func (b *bench) took(t time.Time, what, q string) time.Duration {
 	d := time.Since(t)
 	if b.o.slow > 0 && d >= b.o.slow {
-		progress("  slow %s search: %s for %q", what, d.Round(time.Microsecond), q)
+		benchkit.Progress("  slow %s search: %s for %q", what, d.Round(time.Microsecond), q)
 	}
 	return d
 }
@@ -726,7 +695,7 @@ func (b *bench) waitReady(ctx context.Context, tenantID string, want int, what s
 		}
 		if time.Since(lastReport) >= 10*time.Second {
 			lastReport = time.Now()
-			progress("  %s: %d/%d ready (%d queued, %d processing)", what, counts["ready"], want, counts["queued"], counts["processing"])
+			benchkit.Progress("  %s: %d/%d ready (%d queued, %d processing)", what, counts["ready"], want, counts["queued"], counts["processing"])
 		}
 		select {
 		case <-ctx.Done():
@@ -744,7 +713,7 @@ func (b *bench) scifact(ctx context.Context, ds *dataset, res *result) error {
 	if err != nil {
 		return err
 	}
-	progress("%s: ingesting %d SciFact documents through knowledge.Create + River ingest", b.st.Dialect(), len(ds.docs))
+	benchkit.Progress("%s: ingesting %d SciFact documents through knowledge.Create + River ingest", b.st.Dialect(), len(ds.docs))
 	start := time.Now()
 	ids, err := b.ingest(ctx, p, len(ds.docs), func(i int) knowledge.New {
 		d := ds.docs[i]
@@ -1032,7 +1001,7 @@ func (b *bench) atScale(ctx context.Context, ds *dataset, sr *scaleResult) error
 	// A first batch measures chunks per document; the rest brings the
 	// total to about -chunks.
 	probe := max(1, min(20, b.o.chunks/parasPerDoc/4))
-	progress("%s: ingesting synthetic documents (%d paragraphs of ~%d words each) towards %d chunks", b.st.Dialect(), parasPerDoc, b.o.paraWords, b.o.chunks)
+	benchkit.Progress("%s: ingesting synthetic documents (%d paragraphs of ~%d words each) towards %d chunks", b.st.Dialect(), parasPerDoc, b.o.paraWords, b.o.chunks)
 	start := time.Now()
 	if _, err := b.ingest(ctx, p, probe, gen.doc); err != nil {
 		return err
@@ -1043,7 +1012,7 @@ func (b *bench) atScale(ctx context.Context, ds *dataset, sr *scaleResult) error
 	}
 	perDoc := float64(chunks) / float64(probe)
 	total := max(probe, int(math.Round(float64(b.o.chunks)/perDoc)))
-	progress("  %d documents gave %d chunks (%.1f per document): %d documents in all", probe, chunks, perDoc, total)
+	benchkit.Progress("  %d documents gave %d chunks (%.1f per document): %d documents in all", probe, chunks, perDoc, total)
 	if total > probe {
 		if _, err := b.ingest(ctx, p, total-probe, func(i int) knowledge.New { return gen.doc(probe + i) }); err != nil {
 			return err
@@ -1138,7 +1107,7 @@ WHERE tenant_id = $1 AND id > $2 AND id <= $3`, p.TenantID, last, next)
 		return err
 	}
 	b.checkpoint(ctx)
-	progress("  built-in table: rows loaded in %s, indexed/optimised in %s", loaded.Round(time.Millisecond), (time.Since(t0) - loaded).Round(time.Millisecond))
+	benchkit.Progress("  built-in table: rows loaded in %s, indexed/optimised in %s", loaded.Round(time.Millisecond), (time.Since(t0) - loaded).Round(time.Millisecond))
 	sr.builtinLoad = time.Since(t0)
 	t0 = time.Now()
 	if _, err := ft.search(ctx, ds.queries[0].Text, 10); err != nil {

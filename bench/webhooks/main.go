@@ -78,6 +78,7 @@ import (
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers "pgx" for the schema set-up and the final count
 
+	"github.com/metachat/metachat/bench/internal/benchkit"
 	"github.com/metachat/metachat/internal/cli"
 	"github.com/metachat/metachat/internal/meta/metafake"
 )
@@ -176,45 +177,13 @@ func main() {
 // ---------------------------------------------------------------------------
 // Orchestration
 
-// cleanup runs registered functions once, last registered first: on a
-// normal end, on a signal and when the time limit strikes.
-type cleanup struct {
-	mu   sync.Mutex
-	fns  []func()
-	done bool
-}
-
-func (c *cleanup) add(f func()) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.fns = append(c.fns, f)
-}
-
-func (c *cleanup) run() {
-	c.mu.Lock()
-	if c.done {
-		c.mu.Unlock()
-		return
-	}
-	c.done = true
-	fns := c.fns
-	c.mu.Unlock()
-	for i := len(fns) - 1; i >= 0; i-- {
-		fns[i]()
-	}
-}
-
-func progress(format string, args ...any) {
-	fmt.Fprintf(os.Stderr, "· "+format+"\n", args...)
-}
-
 func run(o options) int {
 	started := time.Now()
-	cl := &cleanup{}
-	defer cl.run()
+	cl := &benchkit.Cleanup{}
+	defer cl.Run()
 	watchdog := time.AfterFunc(o.timeout, func() {
 		fmt.Fprintf(os.Stderr, "webhooks bench: time limit %s reached: cleaning up and stopping\n", o.timeout)
-		cl.run()
+		cl.Run()
 		os.Exit(2)
 	})
 	defer watchdog.Stop()
@@ -223,7 +192,7 @@ func run(o options) int {
 	go func() {
 		s := <-sigc
 		fmt.Fprintf(os.Stderr, "webhooks bench: %s: cleaning up\n", s)
-		cl.run()
+		cl.Run()
 		os.Exit(130)
 	}()
 	raiseNofile()
@@ -233,7 +202,7 @@ func run(o options) int {
 		fmt.Fprintln(os.Stderr, "webhooks bench:", err)
 		return 1
 	}
-	cl.add(func() {
+	cl.Add(func() {
 		if o.keep {
 			fmt.Fprintln(os.Stderr, "webhooks bench: kept", tmp)
 			return
@@ -251,7 +220,7 @@ func run(o options) int {
 		}
 		results = append(results, r)
 	}
-	cl.run()
+	cl.Run()
 	ok := report(os.Stdout, o, results, load0, loadAvg(), time.Since(started))
 	if !ok {
 		return 1
@@ -448,7 +417,7 @@ func (ch *child) command(line string) {
 }
 
 // cpu is the child's user+system CPU time so far.
-func (ch *child) cpu() time.Duration { return statCPU(strconv.Itoa(ch.cmd.Process.Pid)) }
+func (ch *child) cpu() time.Duration { return benchkit.StatCPU(strconv.Itoa(ch.cmd.Process.Pid)) }
 
 // stop closes the child's standard input (it shuts down gracefully, as on
 // SIGTERM) and kills it if it has not exited after grace.
@@ -522,7 +491,7 @@ func createSchema(base, prefix string) (string, func(), error) {
 			if _, err := db.ExecContext(ctx, `DROP SCHEMA `+schema+` CASCADE`); err != nil {
 				fmt.Fprintf(os.Stderr, "webhooks bench: drop schema %s: %v\n", schema, err)
 			} else {
-				progress("dropped PostgreSQL schema %s", schema)
+				benchkit.Progress("dropped PostgreSQL schema %s", schema)
 			}
 		})
 	}
@@ -534,107 +503,12 @@ func createSchema(base, prefix string) (string, func(), error) {
 	q := u.Query()
 	q.Set("search_path", schema)
 	u.RawQuery = q.Encode()
-	progress("created PostgreSQL schema %s", schema)
+	benchkit.Progress("created PostgreSQL schema %s", schema)
 	return u.String(), drop, nil
 }
 
 // ---------------------------------------------------------------------------
 // CPU
-
-// statCPU reads a process's user+system CPU time from /proc.
-func statCPU(pid string) time.Duration {
-	b, err := os.ReadFile("/proc/" + pid + "/stat")
-	if err != nil {
-		return 0
-	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 || i+2 > len(s) {
-		return 0
-	}
-	f := strings.Fields(s[i+2:]) // f[0] is field 3 (state); utime is field 14, stime 15
-	if len(f) < 13 {
-		return 0
-	}
-	ut, _ := strconv.ParseInt(f[11], 10, 64)
-	st, _ := strconv.ParseInt(f[12], 10, 64)
-	return time.Duration(ut+st) * time.Second / 100 // USER_HZ is 100 on Linux
-}
-
-// procsCPU sums the CPU time of the processes named comm (the local
-// PostgreSQL server): each one's own time, plus, for the one whose parent
-// has another name (the postmaster), the time of its children that have
-// ended, so that backends ending between two readings are counted.
-func procsCPU(comm string) time.Duration {
-	ents, err := os.ReadDir("/proc")
-	if err != nil {
-		return 0
-	}
-	name := func(pid string) string {
-		b, _ := os.ReadFile("/proc/" + pid + "/comm")
-		return strings.TrimSpace(string(b))
-	}
-	var total time.Duration
-	for _, e := range ents {
-		pid := e.Name()
-		if pid[0] < '0' || pid[0] > '9' || name(pid) != comm {
-			continue
-		}
-		b, err := os.ReadFile("/proc/" + pid + "/stat")
-		if err != nil {
-			continue
-		}
-		st := string(b)
-		i := strings.LastIndexByte(st, ')')
-		if i < 0 || i+2 > len(st) {
-			continue
-		}
-		f := strings.Fields(st[i+2:]) // f[1] ppid; f[11..14] utime stime cutime cstime
-		if len(f) < 15 {
-			continue
-		}
-		ticks := func(k int) time.Duration {
-			n, _ := strconv.ParseInt(f[k], 10, 64)
-			return time.Duration(n) * time.Second / 100
-		}
-		total += ticks(11) + ticks(12)
-		if name(f[1]) != comm {
-			total += ticks(13) + ticks(14)
-		}
-	}
-	return total
-}
-
-func selfCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// machineBusy is the CPU time all processes on the machine used (from
-// /proc/stat: everything but idle and iowait), so that load from outside
-// the benchmark shows.
-func machineBusy() time.Duration {
-	b, err := os.ReadFile("/proc/stat")
-	if err != nil {
-		return 0
-	}
-	line, _, _ := strings.Cut(string(b), "\n")
-	f := strings.Fields(line)
-	if len(f) < 9 || f[0] != "cpu" {
-		return 0
-	}
-	var busy int64
-	for i, v := range f[1:9] { // user nice system idle iowait irq softirq steal
-		n, _ := strconv.ParseInt(v, 10, 64)
-		if i != 3 && i != 4 {
-			busy += n
-		}
-	}
-	return time.Duration(busy) * time.Second / 100
-}
 
 // cpuUse is the CPU time used over a window, by process.
 type cpuUse struct {
@@ -671,9 +545,9 @@ type meter struct {
 }
 
 func (m *meter) read() cpuUse {
-	u := cpuUse{server: m.target.cpu(), client: selfCPU(), machine: machineBusy()}
+	u := cpuUse{server: m.target.cpu(), client: benchkit.SelfCPU(), machine: benchkit.MachineBusy()}
 	if m.db != nil {
-		u.dbAll = procsCPU("postgres")
+		u.dbAll = benchkit.ProcsCPU("postgres")
 	}
 	return u
 }
@@ -697,7 +571,7 @@ func (m *meter) sampleBackends(initial bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for _, pid := range pids {
-		c := statCPU(pid)
+		c := benchkit.StatCPU(pid)
 		if c == 0 {
 			continue
 		}
@@ -1094,7 +968,7 @@ func warmUp(t *target, src *source, senders, concurrency int) (int, []string) {
 // as soon as the last is answered, for d.
 func closedLoop(t *target, src *source, m *meter, label string, concurrency int, d time.Duration) *phaseResult {
 	ph := &phaseResult{label: label, target: t.name, window: d}
-	progress("%s: %d workers in a closed loop for %s", label, concurrency, d)
+	benchkit.Progress("%s: %d workers in a closed loop for %s", label, concurrency, d)
 	lats := make([][]time.Duration, concurrency)
 	var okN, dupN atomic.Int64
 	m.begin()
@@ -1134,7 +1008,7 @@ func closedLoop(t *target, src *source, m *meter, label string, concurrency int,
 	ph.pg = m.pgDiff
 	ph.ok, ph.dups = int(okN.Load()), int(dupN.Load())
 	ph.lat = summarise(slices.Concat(lats...))
-	progress("%s: %s notifications/s, p99 %s, %d errors", label, commas(int(ph.perSec()+0.5)), ms(ph.lat.p99), ph.errs.total())
+	benchkit.Progress("%s: %s notifications/s, p99 %s, %d errors", label, benchkit.Commas(int(ph.perSec()+0.5)), ms(ph.lat.p99), ph.errs.total())
 	return ph
 }
 
@@ -1144,7 +1018,7 @@ func closedLoop(t *target, src *source, m *meter, label string, concurrency int,
 func openLoop(t *target, src *source, m *meter, label string, rate float64, d time.Duration) *phaseResult {
 	total := int(rate * d.Seconds())
 	ph := &phaseResult{label: label, target: t.name, window: d, open: true, rate: rate, scheduled: total}
-	progress("%s: %.0f notifications/s on a fixed schedule for %s (%d in all)", label, rate, d, total)
+	benchkit.Progress("%s: %.0f notifications/s on a fixed schedule for %s (%d in all)", label, rate, d, total)
 	interval := time.Duration(float64(time.Second) / rate)
 	sem := make(chan struct{}, maxOpenInFligh)
 	var mu sync.Mutex
@@ -1212,7 +1086,7 @@ func openLoop(t *target, src *source, m *meter, label string, rate float64, d ti
 	ph.ok, ph.dups = int(okN.Load()), int(dupN.Load())
 	ph.maxInFlight = int(maxIn.Load())
 	ph.lat = summarise(lat)
-	progress("%s: %d/%d answered 200, p99 %s, max lag %s, %d errors", label, ph.ok, total, ms(ph.lat.p99), ms(ph.maxLag), ph.errs.total())
+	benchkit.Progress("%s: %d/%d answered 200, p99 %s, max lag %s, %d errors", label, ph.ok, total, ms(ph.lat.p99), ms(ph.maxLag), ph.errs.total())
 	return ph
 }
 
@@ -1275,7 +1149,7 @@ func drainWebhooks(ctx context.Context, o options, dialect, pgURL, sqlitePath st
 	if d.events, err = waiting(); err != nil {
 		return d, fmt.Errorf("count stored webhooks: %w", err)
 	}
-	progress("%s: drain: `metachat worker` processes the %s stored webhooks for up to %s", dialect, commas(d.events), o.drain)
+	benchkit.Progress("%s: drain: `metachat worker` processes the %s stored webhooks for up to %s", dialect, benchkit.Commas(d.events), o.drain)
 	w, err := startChild("worker", childEnv(env), filepath.Join(dir, "worker.log"))
 	if err != nil {
 		return d, err
@@ -1321,8 +1195,8 @@ type dialectResult struct {
 }
 
 func runDialect(ctx context.Context, o options, dialect, dir string) (*dialectResult, error) {
-	cl := &cleanup{}
-	defer cl.run()
+	cl := &benchkit.Cleanup{}
+	defer cl.Run()
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
@@ -1345,7 +1219,7 @@ func runDialect(ctx context.Context, o options, dialect, dir string) (*dialectRe
 		if err != nil {
 			return nil, err
 		}
-		cl.add(drop)
+		cl.Add(drop)
 		dbURL = u
 		if env["DATABASE_URL"], err = withParam(u, "application_name", serverApp); err != nil {
 			return nil, err
@@ -1353,7 +1227,7 @@ func runDialect(ctx context.Context, o options, dialect, dir string) (*dialectRe
 	}
 
 	// The tenant, as an operator would make it: `metachat tenant create`.
-	progress("%s: metachat tenant create", dialect)
+	benchkit.Progress("%s: metachat tenant create", dialect)
 	var out, errb bytes.Buffer
 	code := cli.Run(ctx, []string{"tenant", "create", "--name", "Bench", "--json"}, func(k string) (string, bool) { v, ok := env[k]; return v, ok },
 		cli.IO{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb})
@@ -1367,12 +1241,12 @@ func runDialect(ctx context.Context, o options, dialect, dir string) (*dialectRe
 		return nil, fmt.Errorf("tenant create printed %q", out.String())
 	}
 
-	progress("%s: starting the server (serve --no-workers)", dialect)
+	benchkit.Progress("%s: starting the server (serve --no-workers)", dialect)
 	srv, err := startChild("serve", childEnv(env), filepath.Join(dir, "metachat.log"))
 	if err != nil {
 		return nil, err
 	}
-	cl.add(func() { srv.stop(30 * time.Second) })
+	cl.Add(func() { srv.stop(30 * time.Second) })
 	api := &apiClient{base: srv.url, key: tc.APIKey, hc: newHTTPClient(4, 30*time.Second)}
 	if err := api.waitReady(); err != nil {
 		return nil, err
@@ -1381,7 +1255,7 @@ func runDialect(ctx context.Context, o options, dialect, dir string) (*dialectRe
 	if err != nil {
 		return nil, err
 	}
-	progress("%s: server at %s (pid %d), webhook %s/webhooks/%s", dialect, srv.url, srv.cmd.Process.Pid, srv.url, chans[0].id)
+	benchkit.Progress("%s: server at %s (pid %d), webhook %s/webhooks/%s", dialect, srv.url, srv.cmd.Process.Pid, srv.url, chans[0].id)
 
 	var statsDB *sql.DB
 	if dialect == "postgres" {
@@ -1403,7 +1277,7 @@ func runDialect(ctx context.Context, o options, dialect, dir string) (*dialectRe
 	}
 	server := &target{name: "server", base: srv.url, hc: newHTTPClient(o.concurrency, o.reqTimeout)}
 	src := newSource(o.senders, o.dupShare, chans)
-	progress("%s: warm-up: one notification from each of %d senders (creates the contacts and conversations)", dialect, o.senders)
+	benchkit.Progress("%s: warm-up: one notification from each of %d senders (creates the contacts and conversations)", dialect, o.senders)
 	n, top := warmUp(server, src, o.senders, o.concurrency)
 	res.warmErrs = n
 	if n > 0 {
@@ -1418,12 +1292,12 @@ func runDialect(ctx context.Context, o options, dialect, dir string) (*dialectRe
 	stopProfile()
 
 	// The bare handler, the same client settings, concurrency and bodies.
-	progress("%s: starting the bare handler", dialect)
+	benchkit.Progress("%s: starting the bare handler", dialect)
 	bare, err := startChild("bare", childEnv(map[string]string{bareSecretEnv: appSecret}), filepath.Join(dir, "bare.log"))
 	if err != nil {
 		return nil, err
 	}
-	cl.add(func() { bare.stop(10 * time.Second) })
+	cl.Add(func() { bare.stop(10 * time.Second) })
 	bt := &target{name: "bare", base: bare.url, hc: newHTTPClient(o.concurrency, o.reqTimeout)}
 	bsrc := newSource(o.senders, o.dupShare, chans)
 	if n, top := warmUp(bt, bsrc, o.senders, o.concurrency); n > 0 {
@@ -1440,14 +1314,14 @@ func runDialect(ctx context.Context, o options, dialect, dir string) (*dialectRe
 	server.hc.CloseIdleConnections()
 	res.load1 = loadAvg()
 
-	progress("%s: stopping the server", dialect)
+	benchkit.Progress("%s: stopping the server", dialect)
 	srv.stop(30 * time.Second)
 	if o.drain > 0 {
 		if res.drain, err = drainWebhooks(ctx, o, dialect, dbURL, filepath.Join(dir, "data", "metachat.db"), env, dir); err != nil {
 			res.check.err = err.Error()
 		}
 	}
-	progress("%s: counting rows", dialect)
+	benchkit.Progress("%s: counting rows", dialect)
 	cerr := res.check.err
 	res.check = check{err: cerr, accepted: int(src.newOK.Load()), unknown: int(src.newFailed.Load()), dupSent: int(src.dupSent.Load()), dupOK: int(src.dupOK.Load()), senders: o.senders}
 	if err := countRows(ctx, dialect, dbURL, filepath.Join(dir, "data", "metachat.db"), &res.check); err != nil && res.check.err == "" {
@@ -1659,23 +1533,6 @@ func (a *apiClient) checkWebhook(ctx context.Context, id string) error {
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d)/float64(time.Millisecond)) }
 
-func commas(n int) string {
-	s := strconv.Itoa(n)
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	var b strings.Builder
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	if neg {
-		return "-" + b.String()
-	}
-	return b.String()
-}
-
 func cores(d, over time.Duration) string {
 	if over <= 0 {
 		return "—"
@@ -1713,7 +1570,7 @@ func report(w io.Writer, o options, rs []*dialectResult, load0, load1 string, to
 	if o.channels > 1 {
 		chans = fmt.Sprintf("%d WhatsApp channels (sender i → channel i mod %d)", o.channels, o.channels)
 	}
-	p("  bodies: metafake.WhatsAppText from %s senders to %s, a fresh wamid each, signed with metafake.Sign; %.0f%% resend a notification", commas(o.senders), chans, 100*o.dupShare)
+	p("  bodies: metafake.WhatsAppText from %s senders to %s, a fresh wamid each, signed with metafake.Sign; %.0f%% resend a notification", benchkit.Commas(o.senders), chans, 100*o.dupShare)
 	p("          already answered 200 (byte for byte, as Meta redelivers); warm-up: one notification per sender, not measured")
 	p("  rate = answers 200 within the window (redeliveries included) ÷ window; latency = request → answer (open loop: scheduled time → answer)")
 	p("")
@@ -1750,13 +1607,13 @@ func report(w io.Writer, o options, rs []*dialectResult, load0, load1 string, to
 		s, b, op := r.server, r.bare, r.open
 		p("  %s (load average %s → %s):", r.dialect, r.load0, r.load1)
 		p("    server %s /s vs bare %s /s: %.1f%% of the bare handler; server busy %s cores, bare %s cores",
-			commas(int(s.perSec()+0.5)), commas(int(b.perSec()+0.5)), 100*s.perSec()/b.perSec(), cores(s.cpu.server, s.window), cores(b.cpu.server, b.window))
+			benchkit.Commas(int(s.perSec()+0.5)), benchkit.Commas(int(b.perSec()+0.5)), 100*s.perSec()/b.perSec(), cores(s.cpu.server, s.window), cores(b.cpu.server, b.window))
 		kept := "yes"
 		if !op.keptUp() {
 			kept = "NO"
 		}
 		p("    open loop: %s scheduled at %.0f/s, %s not sent (over 1 s behind at the end), %s answered 200, achieved %.0f /s; send lag max %s (%s sends > 10 ms late); last answer %s after the last send; in flight max %d; kept up (all sent and answered, ≤ 1%% late, drained in 250 ms): %s",
-			commas(op.scheduled), op.rate, commas(op.unsent), commas(op.ok), float64(op.ok)/op.busy.Seconds(), ms(op.maxLag), commas(op.late), ms(op.drain), op.maxInFlight, kept)
+			benchkit.Commas(op.scheduled), op.rate, benchkit.Commas(op.unsent), benchkit.Commas(op.ok), float64(op.ok)/op.busy.Seconds(), ms(op.maxLag), benchkit.Commas(op.late), ms(op.drain), op.maxInFlight, kept)
 		if r.dialect == "postgres" {
 			for _, ph := range []*phaseResult{s, op} {
 				if ph.pg != nil && ph.ok > 0 {
@@ -1769,7 +1626,7 @@ func report(w io.Writer, o options, rs []*dialectResult, load0, load1 string, to
 		if d := r.drain; d.events > 0 {
 			done := d.events - d.left
 			p("    drain: one `metachat worker` processed %s of %s stored webhooks in %.1f s = %s /s (%s cores), replies and their deliveries included",
-				commas(done), commas(d.events), d.took.Seconds(), commas(int(float64(done)/d.took.Seconds()+0.5)), cores(d.cpu, d.took))
+				benchkit.Commas(done), benchkit.Commas(d.events), d.took.Seconds(), benchkit.Commas(int(float64(done)/d.took.Seconds()+0.5)), cores(d.cpu, d.took))
 		}
 		c := r.check
 		state := "OK"
@@ -1777,7 +1634,7 @@ func report(w io.Writer, o options, rs []*dialectResult, load0, load1 string, to
 			state, allChecked = "FAILED", false
 		}
 		p("    check %s: %s fresh wamids answered 200 (+%s failed, outcome unknown) → %s messages with a provider id (%s distinct), %s reply jobs, + %s wamids in %s stored webhooks still waiting (%s of them also processed); %s contacts, %s conversations (%s senders); redeliveries answered 200: %s of %s, none stored twice",
-			state, commas(c.accepted), commas(c.unknown), commas(c.messages), commas(c.distinct), commas(c.jobs), commas(c.waitingWamids), commas(c.waiting), commas(c.overlap), commas(c.contacts), commas(c.conversations), commas(c.senders), commas(c.dupOK), commas(c.dupSent))
+			state, benchkit.Commas(c.accepted), benchkit.Commas(c.unknown), benchkit.Commas(c.messages), benchkit.Commas(c.distinct), benchkit.Commas(c.jobs), benchkit.Commas(c.waitingWamids), benchkit.Commas(c.waiting), benchkit.Commas(c.overlap), benchkit.Commas(c.contacts), benchkit.Commas(c.conversations), benchkit.Commas(c.senders), benchkit.Commas(c.dupOK), benchkit.Commas(c.dupSent))
 		if c.err != "" {
 			p("      (count failed: %s)", c.err)
 		}
@@ -1799,7 +1656,7 @@ func report(w io.Writer, o options, rs []*dialectResult, load0, load1 string, to
 	p("")
 	for _, r := range rs {
 		if r.dialect == "postgres" {
-			p("  %s  ≥ %s notifications/s on PostgreSQL (closed loop): %s /s", verdict(r.server.perSec() >= targetRatePG), commas(int(targetRatePG)), commas(int(r.server.perSec()+0.5)))
+			p("  %s  ≥ %s notifications/s on PostgreSQL (closed loop): %s /s", verdict(r.server.perSec() >= targetRatePG), benchkit.Commas(int(targetRatePG)), benchkit.Commas(int(r.server.perSec()+0.5)))
 		}
 	}
 	for _, r := range rs {

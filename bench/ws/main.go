@@ -53,6 +53,7 @@ import (
 	"github.com/coder/websocket"
 	_ "github.com/jackc/pgx/v5/stdlib" // registers "pgx" for the schema set-up
 
+	"github.com/metachat/metachat/bench/internal/benchkit"
 	"github.com/metachat/metachat/internal/cli"
 )
 
@@ -115,45 +116,13 @@ func main() {
 // ---------------------------------------------------------------------------
 // Orchestration
 
-// cleanup runs registered functions once, last registered first: on a
-// normal end, on a signal and when the time limit strikes.
-type cleanup struct {
-	mu   sync.Mutex
-	fns  []func()
-	done bool
-}
-
-func (c *cleanup) add(f func()) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.fns = append(c.fns, f)
-}
-
-func (c *cleanup) run() {
-	c.mu.Lock()
-	if c.done {
-		c.mu.Unlock()
-		return
-	}
-	c.done = true
-	fns := c.fns
-	c.mu.Unlock()
-	for i := len(fns) - 1; i >= 0; i-- {
-		fns[i]()
-	}
-}
-
-func progress(format string, args ...any) {
-	fmt.Fprintf(os.Stderr, "· "+format+"\n", args...)
-}
-
 func run(o options) int {
 	started := time.Now()
-	cl := &cleanup{}
-	defer cl.run()
+	cl := &benchkit.Cleanup{}
+	defer cl.Run()
 	watchdog := time.AfterFunc(o.timeout, func() {
 		fmt.Fprintf(os.Stderr, "ws bench: time limit %s reached: cleaning up and stopping\n", o.timeout)
-		cl.run()
+		cl.Run()
 		os.Exit(2)
 	})
 	defer watchdog.Stop()
@@ -162,7 +131,7 @@ func run(o options) int {
 	go func() {
 		s := <-sigc
 		fmt.Fprintf(os.Stderr, "ws bench: %s: cleaning up\n", s)
-		cl.run()
+		cl.Run()
 		os.Exit(130)
 	}()
 
@@ -172,7 +141,7 @@ func run(o options) int {
 		fmt.Fprintln(os.Stderr, "ws bench:", err)
 		return 1
 	}
-	cl.add(func() {
+	cl.Add(func() {
 		if o.keep {
 			fmt.Fprintln(os.Stderr, "ws bench: kept", tmp)
 			return
@@ -191,7 +160,7 @@ func run(o options) int {
 		fmt.Fprintln(os.Stderr, "ws bench: metachat:", err)
 		return 1
 	}
-	cl.run()
+	cl.Run()
 	report(os.Stdout, o, env, echo, meta, time.Since(started))
 	return 0
 }
@@ -469,7 +438,7 @@ func (ch *child) mem() (memSnap, error) {
 	if err := json.Unmarshal(b, &m); err != nil {
 		return m, err
 	}
-	progress("  server memory: RSS %.1f MB, heap in use %.1f MB, stacks %.1f MB, %d goroutines", mb(m.RSS), mb(m.HeapInuse), mb(m.StackInuse), m.Goroutines)
+	benchkit.Progress("  server memory: RSS %.1f MB, heap in use %.1f MB, stacks %.1f MB, %d goroutines", mb(m.RSS), mb(m.HeapInuse), mb(m.StackInuse), m.Goroutines)
 	return m, nil
 }
 
@@ -498,71 +467,7 @@ func (ch *child) ctl(cmd string) ([]byte, error) {
 }
 
 // cpu is the child's user+system CPU time so far.
-func (ch *child) cpu() time.Duration { return statCPU(strconv.Itoa(ch.cmd.Process.Pid)) }
-
-// statCPU reads a process's user+system CPU time from /proc.
-func statCPU(pid string) time.Duration {
-	b, err := os.ReadFile("/proc/" + pid + "/stat")
-	if err != nil {
-		return 0
-	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 || i+2 > len(s) {
-		return 0
-	}
-	f := strings.Fields(s[i+2:]) // f[0] is field 3 (state); utime is field 14, stime 15
-	if len(f) < 13 {
-		return 0
-	}
-	ut, _ := strconv.ParseInt(f[11], 10, 64)
-	st, _ := strconv.ParseInt(f[12], 10, 64)
-	return time.Duration(ut+st) * time.Second / 100 // USER_HZ is 100 on Linux
-}
-
-// procsCPU sums the CPU time of the processes named comm (the local
-// PostgreSQL server): each one's own time, plus, for the one whose parent
-// has another name (the postmaster), the time of its children that have
-// ended, so that backends ending between two readings are counted.
-func procsCPU(comm string) time.Duration {
-	ents, err := os.ReadDir("/proc")
-	if err != nil {
-		return 0
-	}
-	name := func(pid string) string {
-		b, _ := os.ReadFile("/proc/" + pid + "/comm")
-		return strings.TrimSpace(string(b))
-	}
-	var total time.Duration
-	for _, e := range ents {
-		pid := e.Name()
-		if pid[0] < '0' || pid[0] > '9' || name(pid) != comm {
-			continue
-		}
-		b, err := os.ReadFile("/proc/" + pid + "/stat")
-		if err != nil {
-			continue
-		}
-		st := string(b)
-		i := strings.LastIndexByte(st, ')')
-		if i < 0 || i+2 > len(st) {
-			continue
-		}
-		f := strings.Fields(st[i+2:]) // f[1] ppid; f[11..14] utime stime cutime cstime
-		if len(f) < 15 {
-			continue
-		}
-		ticks := func(k int) time.Duration {
-			n, _ := strconv.ParseInt(f[k], 10, 64)
-			return time.Duration(n) * time.Second / 100
-		}
-		total += ticks(11) + ticks(12)
-		if name(f[1]) != comm {
-			total += ticks(13) + ticks(14)
-		}
-	}
-	return total
-}
+func (ch *child) cpu() time.Duration { return benchkit.StatCPU(strconv.Itoa(ch.cmd.Process.Pid)) }
 
 // stop closes the child's standard input (it shuts down gracefully, as on
 // SIGTERM) and kills it if it has not exited after grace.
@@ -634,7 +539,7 @@ func createSchema(base string) (string, func(), error) {
 		if _, err := db.ExecContext(ctx, `DROP SCHEMA `+schema+` CASCADE`); err != nil {
 			fmt.Fprintf(os.Stderr, "ws bench: drop schema %s: %v\n", schema, err)
 		} else {
-			progress("dropped PostgreSQL schema %s", schema)
+			benchkit.Progress("dropped PostgreSQL schema %s", schema)
 		}
 	}
 	u, err := url.Parse(base)
@@ -645,7 +550,7 @@ func createSchema(base string) (string, func(), error) {
 	q := u.Query()
 	q.Set("search_path", schema)
 	u.RawQuery = q.Encode()
-	progress("created PostgreSQL schema %s", schema)
+	benchkit.Progress("created PostgreSQL schema %s", schema)
 	return u.String(), drop, nil
 }
 
@@ -958,7 +863,7 @@ func (cl *client) openMany(ctx context.Context, first, n, concurrency int, limit
 				out[i] = v
 				k := opened.Add(1)
 				if now := time.Now().Unix(); n >= 2000 && now-lastReport.Load() >= 3 && lastReport.Swap(now) != now {
-					progress("  opened %d/%d", k, n)
+					benchkit.Progress("  opened %d/%d", k, n)
 				}
 			}
 		})
@@ -1340,13 +1245,13 @@ type result struct {
 	logs         *logSummary
 }
 
-func runTarget(ctx context.Context, o options, cl0 *cleanup, metachat bool, tmp string) (*result, error) {
+func runTarget(ctx context.Context, o options, cl0 *benchkit.Cleanup, metachat bool, tmp string) (*result, error) {
 	name := "echo"
 	if metachat {
 		name = "metachat"
 	}
 	res := &result{name: name, conns: o.conns}
-	progress("%s: starting the server", name)
+	benchkit.Progress("%s: starting the server", name)
 	var ch *child
 	var cl *client
 	if metachat {
@@ -1365,7 +1270,7 @@ func runTarget(ctx context.Context, o options, cl0 *cleanup, metachat bool, tmp 
 			if err != nil {
 				return nil, err
 			}
-			cl0.add(drop)
+			cl0.Add(drop)
 			env["DATABASE_URL"] = u
 		}
 		// The tenant, as an operator would make it: `metachat tenant create`.
@@ -1386,7 +1291,7 @@ func runTarget(ctx context.Context, o options, cl0 *cleanup, metachat bool, tmp 
 		if err != nil {
 			return nil, err
 		}
-		cl0.add(func() { ch.stop(30 * time.Second) })
+		cl0.Add(func() { ch.stop(30 * time.Second) })
 		cl = newClient(true, ch.url, o.concurrency)
 		cl.apiKey = tc.APIKey
 		if err := waitReady(cl); err != nil {
@@ -1410,11 +1315,11 @@ func runTarget(ctx context.Context, o options, cl0 *cleanup, metachat bool, tmp 
 		if err != nil {
 			return nil, err
 		}
-		cl0.add(func() { ch.stop(10 * time.Second) })
+		cl0.Add(func() { ch.stop(10 * time.Second) })
 		cl = newClient(false, ch.url, o.concurrency)
 	}
 	res.cl = cl
-	progress("%s: server at %s (pid %d)", name, ch.url, ch.cmd.Process.Pid)
+	benchkit.Progress("%s: server at %s (pid %d)", name, ch.url, ch.cmd.Process.Pid)
 
 	var err error
 	// A few connections first, so that one-time costs (buffer pools,
@@ -1430,11 +1335,11 @@ func runTarget(ctx context.Context, o options, cl0 *cleanup, metachat bool, tmp 
 	}
 
 	// Phase 1: hold.
-	progress("%s: phase 1: opening %d connections (%d at a time)", name, o.conns, o.concurrency)
+	benchkit.Progress("%s: phase 1: opening %d connections (%d at a time)", name, o.conns, o.concurrency)
 	conns, ost := cl.openMany(ctx, 0, o.conns, o.concurrency, 120*time.Second)
 	res.open, res.held = ost, len(conns)
-	progress("%s: phase 1: %d held in %.1fs, %d errors", name, len(conns), ost.wall.Seconds(), ost.errs.total())
-	cl0.add(func() { // on an early stop: let go of what is open
+	benchkit.Progress("%s: phase 1: %d held in %.1fs, %d errors", name, len(conns), ost.wall.Seconds(), ost.errs.total())
+	cl0.Add(func() { // on an early stop: let go of what is open
 		for _, v := range conns {
 			v.closing.Store(true)
 			v.c.CloseNow()
@@ -1447,7 +1352,7 @@ func runTarget(ctx context.Context, o options, cl0 *cleanup, metachat bool, tmp 
 
 	// Phase 2: idle memory, on a sample of extra connections.
 	if o.idleSample > 0 {
-		progress("%s: phase 2: %d more idle connections for the memory sample", name, o.idleSample)
+		benchkit.Progress("%s: phase 2: %d more idle connections for the memory sample", name, o.idleSample)
 		res.m2a = res.m1
 		profile(ch, o, "heap", name+"-heap-held.pb.gz")
 		extra, ist := cl.openMany(ctx, o.conns, o.idleSample, o.concurrency, 60*time.Second)
@@ -1470,23 +1375,23 @@ func runTarget(ctx context.Context, o options, cl0 *cleanup, metachat bool, tmp 
 	// Phase 3: load.
 	var convs []string
 	if metachat && o.agentSample > 0 && o.agentRate > 0 && len(conns) > 0 {
-		progress("%s: phase 3: starting %d conversations for the agent→visitor sample", name, min(o.agentSample, len(conns)))
+		benchkit.Progress("%s: phase 3: starting %d conversations for the agent→visitor sample", name, min(o.agentSample, len(conns)))
 		convs, res.agentSetup = cl.setupAgentConvs(conns, o.agentSample)
 		res.agentConvs = len(convs)
 	}
 	if o.prestart && len(conns) > 0 {
-		progress("%s: phase 3: pre-starting conversations at %.0f msg/s (not measured)", name, o.rate)
+		benchkit.Progress("%s: phase 3: pre-starting conversations at %.0f msg/s (not measured)", name, o.rate)
 		res.prestarted, res.prestartTime = cl.prestart(conns, o.rate)
 	}
 	if len(conns) > 0 {
-		progress("%s: phase 3: %.0f msg/s for %s over %d connections", name, o.rate, o.duration, len(conns))
+		benchkit.Progress("%s: phase 3: %.0f msg/s for %s over %d connections", name, o.rate, o.duration, len(conns))
 		profile(ch, o, "cpu", name+"-cpu-load.pb.gz")
 		pool0 := scrapePool(cl)
-		cpu0, ucpu0, db0 := ch.cpu(), selfCPU(), procsCPU("postgres")
+		cpu0, ucpu0, db0 := ch.cpu(), benchkit.SelfCPU(), benchkit.ProcsCPU("postgres")
 		res.load = cl.load(conns, o.rate, o.duration, convs, o.agentRate)
-		res.load.serverCPU, res.load.clientCPU = ch.cpu()-cpu0, selfCPU()-ucpu0
+		res.load.serverCPU, res.load.clientCPU = ch.cpu()-cpu0, benchkit.SelfCPU()-ucpu0
 		if metachat && o.dialect == "postgres" {
-			res.load.dbCPU = procsCPU("postgres") - db0
+			res.load.dbCPU = benchkit.ProcsCPU("postgres") - db0
 		}
 		if pool1 := scrapePool(cl); pool0 != nil && pool1 != nil {
 			res.load.pool = map[string]float64{}
@@ -1496,7 +1401,7 @@ func runTarget(ctx context.Context, o options, cl0 *cleanup, metachat bool, tmp 
 		}
 		profile(ch, o, "cpustop", "")
 		profile(ch, o, "heap", name+"-heap-load.pb.gz")
-		progress("%s: phase 3: sent %d, delivered %d, undelivered %d", name, res.load.sent, cl.delivered.Load(), res.load.undelivered)
+		benchkit.Progress("%s: phase 3: sent %d, delivered %d, undelivered %d", name, res.load.sent, cl.delivered.Load(), res.load.undelivered)
 	}
 	if res.m3, err = ch.mem(); err != nil {
 		return nil, err
@@ -1510,7 +1415,7 @@ func runTarget(ctx context.Context, o options, cl0 *cleanup, metachat bool, tmp 
 	}
 
 	// Stop: the server closes every connection itself (as on SIGTERM).
-	progress("%s: stopping the server", name)
+	benchkit.Progress("%s: stopping the server", name)
 	for _, v := range conns {
 		v.closing.Store(true)
 	}
@@ -1595,14 +1500,6 @@ func waitReady(cl *client) error {
 	}
 }
 
-func selfCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
 // logSummary counts the server's log lines worth a look.
 type logSummary struct {
 	lines    int
@@ -1659,23 +1556,6 @@ func ratio(a, b float64) string {
 	return fmt.Sprintf("%.2f×", a/b)
 }
 
-func commas(n int) string {
-	s := strconv.Itoa(n)
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	var b strings.Builder
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	if neg {
-		return "-" + b.String()
-	}
-	return b.String()
-}
-
 // perConn is a memory delta per connection.
 func perConn(after, before uint64, n int) float64 {
 	if n <= 0 {
@@ -1697,7 +1577,7 @@ func report(w io.Writer, o options, m machine, e, mc *result, total time.Duratio
 	p := func(format string, args ...any) { fmt.Fprintf(w, format+"\n", args...) }
 	row := func(name, a, b, rt string) { p("  %-46s %18s %18s %10s", name, a, b, rt) }
 	p("")
-	p("metachat widget WebSocket benchmark — %s, %s connections, %.0f msg/s for %s, idle sample %d", o.dialect, commas(o.conns), o.rate, o.duration, o.idleSample)
+	p("metachat widget WebSocket benchmark — %s, %s connections, %.0f msg/s for %s, idle sample %d", o.dialect, benchkit.Commas(o.conns), o.rate, o.duration, o.idleSample)
 	p("  machine: %d CPUs, %s %s/%s; RLIMIT_NOFILE %d per process; ephemeral ports %s (%d)", runtime.NumCPU(), runtime.Version(), runtime.GOOS, runtime.GOARCH, m.nofile, m.ports, m.portCount)
 	p("  servers run as child processes (metachat: cli.Run serve on %s; echo: bare coder/websocket); the client is this process", o.dialect)
 	for _, c := range m.capped {
@@ -1819,10 +1699,10 @@ func report(w io.Writer, o options, m machine, e, mc *result, total time.Duratio
 	}
 
 	p("")
-	p("  %s concurrent connections: held %s (target %d)", commas(o.conns), commas(mc.held), o.conns)
+	p("  %s concurrent connections: held %s (target %d)", benchkit.Commas(o.conns), benchkit.Commas(mc.held), o.conns)
 	p("  p99 delivery at %.0f msg/s: %s (target < 100 ms) [echo baseline %s, ratio %s; achieved %.0f msg/s, %d undelivered]", o.rate, ms(ma.p99), ms(ea.p99), ratio(float64(ma.p99), float64(ea.p99)), mrate, ml.undelivered)
 	p("  per idle connection: %s (target < 20 KB) [server RSS growth after GC averaged over the %s held; marginal over %d more: %s; echo baseline %s, ratio %s]",
-		kb(mc.heldRSS()), commas(mc.held), mc.idleOpened, kb(mc.idleRSS()), kb(e.heldRSS()), ratio(mc.heldRSS(), e.heldRSS()))
+		kb(mc.heldRSS()), benchkit.Commas(mc.held), mc.idleOpened, kb(mc.idleRSS()), kb(e.heldRSS()), ratio(mc.heldRSS(), e.heldRSS()))
 	p("  whole run: %.0f s", total.Seconds())
 }
 
