@@ -49,6 +49,17 @@ type Created struct {
 // Create makes a tenant and its first admin key in one transaction. actor
 // is the platform admin (nil for the CLI).
 func (s *Service) Create(ctx context.Context, actor *auth.Principal, name string) (Created, error) {
+	return s.create(ctx, actor, name, true)
+}
+
+// CreateWithoutKey makes a tenant with no API key (the dashboard, which
+// shows keys only on the keys page, creates one there when asked).
+func (s *Service) CreateWithoutKey(ctx context.Context, actor *auth.Principal, name string) (store.Tenant, error) {
+	c, err := s.create(ctx, actor, name, false)
+	return c.Tenant, err
+}
+
+func (s *Service) create(ctx context.Context, actor *auth.Principal, name string, withKey bool) (Created, error) {
 	name, err := ValidName("name", name)
 	if err != nil {
 		return Created{}, err
@@ -71,6 +82,9 @@ func (s *Service) Create(ctx context.Context, actor *auth.Principal, name string
 		creator.Scopes = []string{auth.ScopeAdmin, auth.ScopeRead, auth.ScopeWrite} // sorted, as CreateKey stores them
 		if err := tx.Audit(ctx, creator.Audit("tenant.created", "tenant", tn.ID, fmt.Sprintf(`{"name":%q}`, tn.Name))); err != nil {
 			return err
+		}
+		if !withKey {
+			return nil
 		}
 		out.Key, out.Secret, err = auth.IssueKey(ctx, tx, &creator, auth.KeyRequest{Name: "initial key", Scopes: creator.Scopes})
 		return err
