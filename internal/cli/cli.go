@@ -312,6 +312,10 @@ func serve(ctx context.Context, args []string, env config.Lookup, stdio IO) erro
 	}, log, httpapi.Deps{Store: st, Auth: authSvc, Assistants: assts, Tenants: tns, Channels: chans, Conversations: convs, Widget: wh, Knowledge: kb, Messaging: msg, Dashboard: dash})
 
 	srv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	// Shutdown waits for connections to go idle; these never do: hijacked
+	// WebSockets and the dashboard's event streams are ended by their owners.
+	srv.RegisterOnShutdown(wh.Shutdown)
+	srv.RegisterOnShutdown(dash.Shutdown)
 	mode := "embedded SQLite at " + cfg.SQLitePath()
 	if !cfg.Embedded() {
 		mode = "PostgreSQL"
@@ -335,8 +339,6 @@ func serve(ctx context.Context, args []string, env config.Lookup, stdio IO) erro
 	case <-ctx.Done():
 	}
 	log.Info("shutting down")
-	wh.Shutdown()   // WebSockets are hijacked: Shutdown below does not end them
-	dash.Shutdown() // nor does it end the dashboard's event streams
 	shutCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	if err := srv.Shutdown(shutCtx); err != nil {
