@@ -73,3 +73,57 @@ func TestACallerThatGivesUpGetsItsContextError(t *testing.T) {
 	}
 	close(release)
 }
+
+// closedLoop runs callers that each call Do again as soon as their last
+// call returns, for rounds calls each, and returns the average batch.
+func closedLoop(t *testing.T, g *Group[int], callers, rounds int) float64 {
+	t.Helper()
+	var writes, items atomic.Int64
+	write := g.Write
+	g.Write = func(batch []int) []error {
+		writes.Add(1)
+		items.Add(int64(len(batch)))
+		return write(batch)
+	}
+	var wg sync.WaitGroup
+	for c := range callers {
+		wg.Go(func() {
+			for r := range rounds {
+				if err := g.Do(context.Background(), c*rounds+r); err != nil {
+					t.Error(err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return float64(items.Load()) / float64(writes.Load())
+}
+
+func TestALingeringGroupWritesWhatTheLastWriteCarriedAgainInsteadOfHalves(t *testing.T) {
+	slow := func([]int) []error { time.Sleep(2 * time.Millisecond); return nil }
+	const callers = 32
+	// A generous linger: every caller is back long before it ends, so the
+	// test shows the mechanism, not the machine's speed.
+	with := closedLoop(t, &Group[int]{Write: slow, Linger: 200 * time.Millisecond}, callers, 30)
+	if with < 0.9*callers {
+		t.Errorf("with a linger, writes carried %.1f items on average, want about %d", with, callers)
+	}
+	without := closedLoop(t, &Group[int]{Write: slow}, callers, 30)
+	t.Logf("average batch: %.1f with a linger, %.1f without", with, without)
+}
+
+func TestALoneCallerNeverLingers(t *testing.T) {
+	g := &Group[int]{Write: func([]int) []error { return nil }, Linger: time.Hour}
+	done := make(chan struct{})
+	go func() {
+		for i := range 5 {
+			_ = g.Do(context.Background(), i)
+		}
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("a lone caller waited for others")
+	}
+}

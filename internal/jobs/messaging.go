@@ -2,7 +2,9 @@ package jobs
 
 import (
 	"context"
+	"database/sql"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -108,6 +110,41 @@ func AddMessagingWorkers(workers *river.Workers, m *messaging.Service) {
 func (c *Client) EnqueueWebhookEvents(ctx context.Context, tx *store.Tx, ids []string) error {
 	_, err := c.river.InsertManyFastTx(ctx, tx.SQL(), []river.InsertManyParams{{Args: WebhookArgs{EventIDs: ids}}})
 	return err
+}
+
+// WebhookDrainPending reports whether a webhook job is waiting to start
+// (messaging.WebhookQueue): it drains every event stored before it runs,
+// so a batch stored in tx needs no job of its own.
+//
+// Why that is safe: River moves a job from available to running with a
+// write. On SQLite writes are serial, so none can happen while tx (begun
+// IMMEDIATE) is open; on PostgreSQL tx holds the job's row FOR SHARE until
+// it ends, and River's fetch (FOR UPDATE SKIP LOCKED) passes over it until
+// then. Either way the job starts only after tx's events are visible.
+func (c *Client) WebhookDrainPending(ctx context.Context, tx *store.Tx) (bool, error) {
+	q := `SELECT id FROM river_job WHERE state = 'available' AND queue = $1 AND kind = $2 LIMIT 1`
+	if tx.Dialect() == store.Postgres {
+		q += ` FOR SHARE SKIP LOCKED`
+	}
+	var id int64
+	switch err := tx.SQL().QueryRowContext(ctx, q, QueueWebhooks, WebhookArgs{}.Kind()).Scan(&id); {
+	case errors.Is(err, sql.ErrNoRows):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("look for a waiting webhook job: %w", err)
+	}
+	return true, nil
+}
+
+// WebhookSweepInterval: how often a periodic webhook job drains what is
+// waiting. Every stored event has a job that will process it; the sweep
+// bounds the delay should that ever fail to hold.
+const WebhookSweepInterval = 5 * time.Minute
+
+// WebhookSweep is the periodic job behind WebhookSweepInterval.
+func WebhookSweep() *river.PeriodicJob {
+	return river.NewPeriodicJob(river.PeriodicInterval(WebhookSweepInterval),
+		func() (river.JobArgs, *river.InsertOpts) { return WebhookArgs{}, nil }, nil)
 }
 
 // EnqueueDelivery queues sending a message (conversations.Deliverer).

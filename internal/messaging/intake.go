@@ -18,7 +18,13 @@ import (
 // WebhookQueue enqueues the job that processes stored webhook events, in
 // the transaction that stores them.
 type WebhookQueue interface {
+	// EnqueueWebhookEvents queues a job that processes ids (and drains
+	// whatever else is waiting).
 	EnqueueWebhookEvents(ctx context.Context, tx *store.Tx, ids []string) error
+	// WebhookDrainPending reports whether a webhook job is waiting to
+	// start, and holds it so that it starts only after tx ends: it will
+	// drain the events tx stores.
+	WebhookDrainPending(ctx context.Context, tx *store.Tx) (bool, error)
 }
 
 // intake stores verified webhook bodies, many concurrent webhooks in one
@@ -32,7 +38,7 @@ type intake struct {
 
 func newIntake(st *store.Store, q WebhookQueue, log *slog.Logger) *intake {
 	in := &intake{st: st, queue: q, log: log}
-	in.group = groupcommit.Group[intakeItem]{Max: store.MaxWebhookEventBatch, Write: in.write}
+	in.group = groupcommit.Group[intakeItem]{Max: store.MaxWebhookEventBatch, Write: in.write, Linger: intakeLinger}
 	return in
 }
 
@@ -42,6 +48,12 @@ type intakeItem struct {
 	// against it.
 	version time.Time
 }
+
+// intakeLinger: under load, how long a batch may wait for the senders of
+// the last batch to come back (groupcommit.Group.Linger). A provider
+// delivering over many connections is answered a little later, in a batch
+// twice as large.
+var intakeLinger = 2 * time.Millisecond
 
 // errStaleChannel: the channel changed since the webhook was checked
 // against its cached copy.
@@ -125,6 +137,11 @@ func (in *intake) commit(batch []intakeItem) (errs []error, err error) {
 		}
 		if len(ids) == 0 {
 			return nil
+		}
+		// Under load a job is nearly always waiting already; inserting one
+		// per batch was the largest part of the intake's work.
+		if pending, err := in.queue.WebhookDrainPending(ctx, tx); err != nil || pending {
+			return err
 		}
 		if err := in.queue.EnqueueWebhookEvents(ctx, tx, ids); err != nil {
 			return fmt.Errorf("enqueue webhook events: %w", err)

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/metachat/metachat/internal/channels"
 	"github.com/metachat/metachat/internal/store"
@@ -16,11 +17,18 @@ import (
 )
 
 // countingQueue records the jobs the intake enqueues; fail makes the next
-// enqueue fail.
+// enqueue fail; pending says a job is waiting to start.
 type countingQueue struct {
-	mu   sync.Mutex
-	jobs [][]string
-	fail int
+	mu      sync.Mutex
+	jobs    [][]string
+	fail    int
+	pending bool
+}
+
+func (q *countingQueue) WebhookDrainPending(context.Context, *store.Tx) (bool, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.pending, nil
 }
 
 func (q *countingQueue) EnqueueWebhookEvents(_ context.Context, _ *store.Tx, ids []string) error {
@@ -120,6 +128,127 @@ func TestAFailedBatchIsRetriedEventByEventAndAGoneChannelIsRefused(t *testing.T)
 		}
 		if err := in.submit(ctx, ch, "req", []byte(`{"a":3}`)); !errors.Is(err, errUnknownChannel) {
 			t.Errorf("a webhook for a deleted channel: %v, want errUnknownChannel", err)
+		}
+	})
+}
+
+// waitingEvents lists the stored events still waiting, with their errors.
+func waitingEvents(t *testing.T, st *store.Store) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	err := st.Read(context.Background(), store.SystemScope, func(tx *store.Tx) error {
+		rows, err := tx.SQL().QueryContext(context.Background(), `SELECT id, error FROM webhook_events`)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id, e string
+			if err := rows.Scan(&id, &e); err != nil {
+				return err
+			}
+			out[id] = e
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func TestABatchStoredWhileAJobWaitsToStartGetsNoJobOfItsOwn(t *testing.T) {
+	t.Parallel()
+	storetest.ForEachDialect(t, func(t *testing.T, st *store.Store) {
+		ch := providerChannel(t, st)
+		q := &countingQueue{pending: true}
+		in := newIntake(st, q, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		for i := range 3 {
+			if err := in.submit(context.Background(), ch, "req", fmt.Appendf(nil, `{"n":%d}`, i)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if len(q.jobs) != 0 {
+			t.Errorf("%d jobs queued beside a waiting one", len(q.jobs))
+		}
+		if got := waitingEvents(t, st); len(got) != 3 {
+			t.Errorf("%d events stored, want 3", len(got))
+		}
+	})
+}
+
+func TestADrainLeavesNothingBehindItsDeadlineOrItsFailures(t *testing.T) {
+	t.Parallel()
+	storetest.ForEachDialect(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		s := New(st, channels.NewService(st, nil, ""), nil, nil, nil, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		q := &countingQueue{}
+		s.SetWebhookQueue(q)
+		// A web channel's events are dropped as not a provider's (done);
+		// a WhatsApp channel whose config cannot be read fails them.
+		web := providerChannel(t, st)
+		var broken store.Channel
+		if err := st.Write(ctx, store.TenantScope(web.TenantID), func(tx *store.Tx) error {
+			var err error
+			broken, err = tx.CreateChannel(ctx, store.Channel{Type: "whatsapp", Name: "wa", Config: json.RawMessage(`[]`)})
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		for i := range 3 {
+			if err := s.intake.submit(ctx, web, "req", fmt.Appendf(nil, `{"web":%d}`, i)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for i := range 2 {
+			if err := s.intake.submit(ctx, channels.ProviderChannel{Channel: broken}, "req", fmt.Appendf(nil, `{"wa":%d}`, i)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var own, other string
+		for id := range waitingEvents(t, st) {
+			err := st.Read(ctx, store.SystemScope, func(tx *store.Tx) error {
+				evs, err := tx.WebhookEventsByID(ctx, []string{id})
+				if err == nil && evs[0].ChannelID == broken.ID {
+					if own == "" {
+						own = id
+					} else {
+						other = id
+					}
+				}
+				return err
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		q.jobs = nil
+
+		// Time is up before anything is done: a job to go on is queued.
+		s.drainFor = 0
+		if err := s.DrainWebhookEvents(ctx, nil); err != nil {
+			t.Fatal(err)
+		}
+		if len(q.jobs) != 1 || len(q.jobs[0]) != 0 {
+			t.Fatalf("after a drain out of time the queue got %v, want one job to go on", q.jobs)
+		}
+		if got := waitingEvents(t, st); len(got) != 5 {
+			t.Fatalf("%d events waiting, want all 5", len(got))
+		}
+
+		// A drain does the web events; the failed event it does not own
+		// gets a job of its own, the job's own failure is its error.
+		q.jobs = nil
+		s.drainFor = time.Minute
+		if err := s.DrainWebhookEvents(ctx, []string{own}); err == nil {
+			t.Error("the job's own event failed, but the job reports success")
+		}
+		got := waitingEvents(t, st)
+		if len(got) != 2 || got[own] == "" || got[other] == "" {
+			t.Fatalf("waiting after the drain: %v, want the two failed events with their errors", got)
+		}
+		if len(q.jobs) != 1 || len(q.jobs[0]) != 1 || q.jobs[0][0] != other {
+			t.Fatalf("jobs queued %v, want one for the failed event %s only", q.jobs, other)
 		}
 	})
 }

@@ -51,12 +51,15 @@ type Service struct {
 	// queue (tests of this package) webhooks are processed inline.
 	intake *intake
 	cache  channelCache
+	// drainFor bounds how long one webhook job drains; what is still
+	// waiting then goes on in a new job.
+	drainFor time.Duration
 }
 
 // New returns the service; graph and tg are the providers' API clients.
 func New(st *store.Store, chans *channels.Service, convs *conversations.Service, bus realtime.Publisher, graph *meta.Client, tg *telegram.Client, log *slog.Logger) *Service {
 	return &Service{store: st, chans: chans, convs: convs, bus: bus, graph: graph, tg: tg, log: log, MaxMediaBytes: 16 << 20,
-		cache: channelCache{m: map[string]cachedChannel{}}}
+		cache: channelCache{m: map[string]cachedChannel{}}, drainFor: 30 * time.Second}
 }
 
 // SetWebhookQueue makes webhooks answer once stored, and a job process
@@ -210,44 +213,75 @@ func authentic(ch channels.ProviderChannel, h http.Header, body []byte) bool {
 	return meta.VerifySignature(ch.Secrets.AppSecret, body, h.Get(meta.SignatureHeader))
 }
 
-// drainFor bounds how long one webhook job drains events other than its
-// own; what is left has jobs of its own.
-const drainFor = 30 * time.Second
-
 // DrainWebhookEvents processes every waiting webhook, oldest first, then
-// the job's own events (again, if one failed before). A job per stored
-// batch guarantees every event is processed; draining lets one job do the
-// work of many, in order, instead of each waiting for its turn in the
-// queue.
+// the job's own events (again, if one failed before). Draining lets one job
+// do the work of many, in order, and the intake stores a batch without a
+// job of its own while one is waiting to start; so a drain leaves nothing
+// behind: an event that fails gets a job of its own, in the transaction
+// that records its error (later drains pass over failed events), and when
+// the time is up with events still waiting, a job to go on is queued.
 func (s *Service) DrainWebhookEvents(ctx context.Context, own []string) error {
-	deadline := time.Now().Add(drainFor)
-	for time.Now().Before(deadline) && ctx.Err() == nil {
+	deadline := time.Now().Add(s.drainFor)
+	for ctx.Err() == nil {
 		var ids []string
 		err := s.store.Read(ctx, store.SystemScope, func(tx *store.Tx) error {
 			var err error
 			ids, err = tx.NextWebhookEvents(ctx, inboundBatch)
 			return err
 		})
-		if err != nil || len(ids) == 0 {
+		if err != nil {
+			return fmt.Errorf("drain webhooks: %w", err)
+		}
+		if len(ids) == 0 {
 			break
 		}
-		// A failure is recorded on its event (which the next query then
-		// skips) and retried by that event's own job.
-		_ = s.ProcessWebhookEvents(ctx, ids)
+		if !time.Now().Before(deadline) {
+			if err := s.continueDrain(ctx); err != nil {
+				return err
+			}
+			break
+		}
+		// The outcome is on each event: a failed one now has its job.
+		_ = s.processWebhookEvents(ctx, ids, func(id string) bool { return !slices.Contains(own, id) })
 	}
-	return s.ProcessWebhookEvents(ctx, own)
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return s.processWebhookEvents(ctx, own, nil)
+}
+
+// continueDrain queues a webhook job to go on draining, unless one is
+// already waiting to start.
+func (s *Service) continueDrain(ctx context.Context) error {
+	if s.intake == nil {
+		return nil
+	}
+	err := s.store.Write(ctx, store.SystemScope, func(tx *store.Tx) error {
+		if pending, err := s.intake.queue.WebhookDrainPending(ctx, tx); err != nil || pending {
+			return err
+		}
+		return s.intake.queue.EnqueueWebhookEvents(ctx, tx, nil)
+	})
+	if err != nil {
+		return fmt.Errorf("queue the rest of a webhook drain: %w", err)
+	}
+	return nil
 }
 
 // inboundBatch bounds the messages stored in one transaction by the
 // webhook job.
 const inboundBatch = 100
 
-// ProcessWebhookEvents stores what stored webhooks carry, in the order of
+// processWebhookEvents stores what stored webhooks carry, in the order of
 // ids, and removes those done. Running it again after a crash is safe:
 // messages are unique per provider id and statuses never regress. An event
 // whose channel is gone is dropped with a warning; one that fails keeps its
-// error for the next attempt and does not stop the others.
-func (s *Service) ProcessWebhookEvents(ctx context.Context, ids []string) error {
+// error for the next attempt and does not stop the others. A failed event
+// for which adopt answers true gets a job of its own with its error.
+func (s *Service) processWebhookEvents(ctx context.Context, ids []string, adopt func(id string) bool) error {
+	if len(ids) == 0 {
+		return nil
+	}
 	var evs []store.WebhookEvent
 	err := s.store.Read(ctx, store.SystemScope, func(tx *store.Tx) error {
 		var err error
@@ -316,7 +350,13 @@ func (s *Service) ProcessWebhookEvents(ctx context.Context, ids []string) error 
 		}
 		errs = append(errs, fmt.Errorf("webhook %s: %w", ev.ID, err))
 		if werr := s.store.Write(ctx, store.TenantScope(ev.TenantID), func(tx *store.Tx) error {
-			return tx.SetWebhookEventError(ctx, ev.ID, truncate(err.Error(), 500))
+			if err := tx.SetWebhookEventError(ctx, ev.ID, truncate(err.Error(), 500)); err != nil {
+				return err
+			}
+			if adopt != nil && adopt(ev.ID) && s.intake != nil {
+				return s.intake.queue.EnqueueWebhookEvents(ctx, tx, []string{ev.ID})
+			}
+			return nil
 		}); werr != nil {
 			s.log.Warn("record webhook processing error", "error", werr, "tenant_id", ev.TenantID, "webhook_event_id", ev.ID)
 		}

@@ -8,7 +8,7 @@ import (
 	"os"
 	"path/filepath"
 
-	_ "modernc.org/sqlite" // registers the "sqlite" driver
+	"modernc.org/sqlite"
 )
 
 // OpenSQLite opens (creating if needed) the SQLite database at path.
@@ -26,10 +26,7 @@ func OpenSQLite(ctx context.Context, path string) (*Store, error) {
 	for _, p := range pragmas["_pragma"] {
 		wq.Add("_pragma", p)
 	}
-	w, err := sql.Open("sqlite", "file:"+path+"?"+wq.Encode())
-	if err != nil {
-		return nil, fmt.Errorf("open sqlite: %w", err)
-	}
+	w := sql.OpenDB(cachingConnector{dsn: "file:" + path + "?" + wq.Encode(), drv: &sqlite.Driver{}})
 	w.SetMaxOpenConns(1)
 	w.SetMaxIdleConns(1)
 	w.SetConnMaxLifetime(0)
@@ -39,11 +36,7 @@ func OpenSQLite(ctx context.Context, path string) (*Store, error) {
 		rq.Add("_pragma", p)
 	}
 	rq.Add("_pragma", "query_only(1)")
-	r, err := sql.Open("sqlite", "file:"+path+"?"+rq.Encode())
-	if err != nil {
-		w.Close()
-		return nil, fmt.Errorf("open sqlite: %w", err)
-	}
+	r := sql.OpenDB(cachingConnector{dsn: "file:" + path + "?" + rq.Encode(), drv: &sqlite.Driver{}})
 	r.SetMaxOpenConns(8)
 	r.SetMaxIdleConns(8)
 

@@ -64,6 +64,9 @@ func (s *Store) GrantAppRole(ctx context.Context) error { return s.grantAppRole(
 // that needs them). Tenant-owned tables are for the store's methods only.
 func (t *Tx) SQL() *sql.Tx { return t.tx }
 
+// Dialect is the database the transaction runs on.
+func (t *Tx) Dialect() Dialect { return t.dialect }
+
 // Close releases the database.
 func (s *Store) Close() error {
 	var errs []error
