@@ -37,6 +37,9 @@ type Options struct {
 	Embedder       knowledge.Embedder
 	Fetch          fetch.Options
 	MaxUploadBytes int64
+	// ChunkWords and ChunkOverlapWords size knowledge chunks (0: the
+	// defaults; a negative overlap: none).
+	ChunkWords, ChunkOverlapWords int
 	// GraphURL and TelegramURL are the providers' APIs; ProviderHTTP
 	// makes their calls.
 	GraphURL, TelegramURL string
@@ -68,7 +71,8 @@ func New(st *store.Store, o Options) (*Services, error) {
 	s.Channels = channels.NewService(st, o.Keys, o.BaseURL)
 	s.Conversations = conversations.NewService(st, o.Bus, o.Log)
 	s.Assistants = assistants.NewService(st, o.Keys)
-	s.Knowledge = knowledge.NewService(st, o.Bus, fetch.New(o.Fetch), o.Embedder, knowledge.Options{MaxUploadBytes: o.MaxUploadBytes}, o.Log)
+	s.Knowledge = knowledge.NewService(st, o.Bus, fetch.New(o.Fetch), o.Embedder, knowledge.Options{MaxUploadBytes: o.MaxUploadBytes,
+		ChunkWords: o.ChunkWords, OverlapWords: o.ChunkOverlapWords}, o.Log)
 	tg := &telegram.Client{BaseURL: o.TelegramURL, HTTP: o.ProviderHTTP}
 	s.Channels.SetTelegram(tg)
 	s.Messaging = messaging.New(st, s.Channels, s.Conversations, o.Bus, messaging.GraphClient(o.GraphURL, o.ProviderHTTP), tg, o.Log)
@@ -96,7 +100,7 @@ func (s *Services) NewQueue(work bool) (*jobs.Client, error) {
 	jobs.AddMessagingWorkers(workers, s.Messaging)
 	var periodic []*river.PeriodicJob
 	if s.o.Periodic {
-		periodic = jobs.AddAnalytics(workers, s.st, s.o.Log)
+		periodic = append(jobs.AddAnalytics(workers, s.st, s.o.Log), jobs.WebhookSweep())
 	}
 	q, err := jobs.New(s.st, jobs.Options{Work: work, Workers: workers, Log: s.o.Log, Periodic: periodic})
 	if err != nil {

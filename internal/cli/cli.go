@@ -361,10 +361,14 @@ func newServices(st *store.Store, cfg *config.Config, keys *secrets.Keyring, bus
 		},
 		Fetch:          fetch.Options{Allow: cfg.FetchAllow, MaxBytes: cfg.MaxUploadBytes},
 		MaxUploadBytes: cfg.MaxUploadBytes,
-		GraphURL:       cfg.MetaGraphURL, TelegramURL: cfg.TelegramAPIURL,
+		ChunkWords:     cfg.ChunkWords, ChunkOverlapWords: cfg.ChunkOverlapWords,
+		GraphURL: cfg.MetaGraphURL, TelegramURL: cfg.TelegramAPIURL,
 		ProviderHTTP: newHTTPClient(30 * time.Second),
 		Work:         work, Periodic: true,
 		Log: log,
+	}
+	if cfg.ChunkOverlapWords == 0 {
+		o.ChunkOverlapWords = -1 // configured as none; 0 would mean the default
 	}
 	if cfg.EmbeddingModel != "" {
 		e, err := llm.NewEmbedder(llm.Config{Provider: cfg.LLMProvider, BaseURL: cfg.LLMBaseURL, APIKey: cfg.LLMAPIKey, Model: cfg.EmbeddingModel,

@@ -52,6 +52,11 @@ type Config struct {
 	TrustedProxies   []netip.Prefix // METACHAT_TRUSTED_PROXIES: CIDRs whose X-Forwarded-For is believed
 	FetchAllow       []netip.Prefix // METACHAT_FETCH_ALLOW: private ranges URL imports may reach anyway
 	MaxUploadBytes   int64          // METACHAT_MAX_UPLOAD_BYTES: largest knowledge document
+	// ChunkWords is the target size of a knowledge chunk in words, and
+	// ChunkOverlapWords how much of the previous chunk of the same section
+	// a chunk repeats (0: none; at most half of ChunkWords).
+	ChunkWords        int // METACHAT_CHUNK_WORDS
+	ChunkOverlapWords int // METACHAT_CHUNK_OVERLAP_WORDS
 
 	WidgetSessionRate float64 // METACHAT_WIDGET_SESSION_RATE: widget sessions per second per IP
 	WidgetMessageRate float64 // METACHAT_WIDGET_MESSAGE_RATE: messages per second per visitor
@@ -177,6 +182,17 @@ func Load(env Lookup) (*Config, error) {
 	if c.MaxUploadBytes, err = intVar(get, "METACHAT_MAX_UPLOAD_BYTES", 20<<20, 1024, 1<<30); err != nil {
 		return nil, err
 	}
+	chunkWords, err := intVar(get, "METACHAT_CHUNK_WORDS", 220, 50, 2000)
+	if err != nil {
+		return nil, err
+	}
+	c.ChunkWords = int(chunkWords)
+	// More overlap than half a chunk would mostly repeat text.
+	overlap, err := intVar(get, "METACHAT_CHUNK_OVERLAP_WORDS", min(30, chunkWords/2), 0, chunkWords/2)
+	if err != nil {
+		return nil, &Error{"METACHAT_CHUNK_OVERLAP_WORDS", fmt.Sprintf("must be a whole number from 0 to %d (half of METACHAT_CHUNK_WORDS, %d)", chunkWords/2, chunkWords)}
+	}
+	c.ChunkOverlapWords = int(overlap)
 	if c.RateLimitIP, err = floatVar(get, "METACHAT_RATE_LIMIT_IP", 20); err != nil {
 		return nil, err
 	}

@@ -53,6 +53,8 @@ type summary struct {
 	KeyRotationGrace time.Duration
 	TrustedProxies   []string
 	SecureCookies    bool
+	ChunkWords       int
+	ChunkOverlap     int
 }
 
 func summarise(c *config.Config) summary {
@@ -78,6 +80,8 @@ func summarise(c *config.Config) summary {
 		SessionAbsolute:  c.SessionAbsolute,
 		KeyRotationGrace: c.KeyRotationGrace,
 		SecureCookies:    c.SecureCookies(),
+		ChunkWords:       c.ChunkWords,
+		ChunkOverlap:     c.ChunkOverlapWords,
 	}
 	for _, p := range c.TrustedProxies {
 		s.TrustedProxies = append(s.TrustedProxies, p.String())
@@ -112,6 +116,8 @@ func TestLoadWithEmptyEnvironmentUsesDocumentedDefaults(t *testing.T) {
 		SessionIdle:      2 * time.Hour,
 		SessionAbsolute:  7 * 24 * time.Hour,
 		KeyRotationGrace: 24 * time.Hour,
+		ChunkWords:       220,
+		ChunkOverlap:     30,
 	}
 	if diff := cmp.Diff(want, summarise(c)); diff != "" {
 		t.Errorf("defaults mismatch (-want +got):\n%s", diff)
@@ -205,20 +211,22 @@ func TestLoadSecureCookiesFollowsBaseURLScheme(t *testing.T) {
 func TestLoadAcceptsExplicitValues(t *testing.T) {
 	t.Parallel()
 	c := mustLoad(t, map[string]string{
-		"DATABASE_URL":                "postgresql://u:p@db:5432/metachat?sslmode=require",
-		"METACHAT_SECRET_KEY":         base64.StdEncoding.EncodeToString(testKey),
-		"METACHAT_LLM_PROVIDER":       "openai",
-		"METACHAT_LLM_MODEL":          "gpt-test",
-		"METACHAT_LLM_BASE_URL":       "http://llm.local:11434/v1",
-		"METACHAT_LLM_API_KEY":        "sk-test",
-		"METACHAT_LOG_FORMAT":         "text",
-		"METACHAT_MAX_BODY_BYTES":     "1024",
-		"METACHAT_RATE_LIMIT_IP":      "0.5",
-		"METACHAT_RATE_LIMIT_KEY":     "1000000",
-		"METACHAT_SESSION_IDLE":       "30m",
-		"METACHAT_SESSION_ABSOLUTE":   "30m",
-		"METACHAT_KEY_ROTATION_GRACE": "90s",
-		"METACHAT_TRUSTED_PROXIES":    "10.0.0.0/8, 192.168.1.1/32,fd00::/8",
+		"DATABASE_URL":                 "postgresql://u:p@db:5432/metachat?sslmode=require",
+		"METACHAT_SECRET_KEY":          base64.StdEncoding.EncodeToString(testKey),
+		"METACHAT_LLM_PROVIDER":        "openai",
+		"METACHAT_LLM_MODEL":           "gpt-test",
+		"METACHAT_LLM_BASE_URL":        "http://llm.local:11434/v1",
+		"METACHAT_LLM_API_KEY":         "sk-test",
+		"METACHAT_LOG_FORMAT":          "text",
+		"METACHAT_MAX_BODY_BYTES":      "1024",
+		"METACHAT_RATE_LIMIT_IP":       "0.5",
+		"METACHAT_RATE_LIMIT_KEY":      "1000000",
+		"METACHAT_SESSION_IDLE":        "30m",
+		"METACHAT_SESSION_ABSOLUTE":    "30m",
+		"METACHAT_KEY_ROTATION_GRACE":  "90s",
+		"METACHAT_TRUSTED_PROXIES":     "10.0.0.0/8, 192.168.1.1/32,fd00::/8",
+		"METACHAT_CHUNK_WORDS":         "120",
+		"METACHAT_CHUNK_OVERLAP_WORDS": "0",
 	})
 	got := summarise(c)
 	if got.Embedded {
@@ -243,6 +251,8 @@ func TestLoadAcceptsExplicitValues(t *testing.T) {
 		{"SessionAbsolute", got.SessionAbsolute, 30 * time.Minute},
 		{"KeyRotationGrace", got.KeyRotationGrace, 90 * time.Second},
 		{"TrustedProxies", got.TrustedProxies, []string{"10.0.0.0/8", "192.168.1.1/32", "fd00::/8"}},
+		{"ChunkWords", got.ChunkWords, 120},
+		{"ChunkOverlap", got.ChunkOverlap, 0},
 	}
 	for _, ch := range checks {
 		if diff := cmp.Diff(ch.want, ch.got); diff != "" {
@@ -314,6 +324,12 @@ func TestLoadRejectsBadValuesNamingTheVariableInOneLine(t *testing.T) {
 		{"trusted proxies with a bare address", map[string]string{"METACHAT_TRUSTED_PROXIES": "10.0.0.1"}, "METACHAT_TRUSTED_PROXIES"},
 		{"trusted proxies with a bad second entry", map[string]string{"METACHAT_TRUSTED_PROXIES": "10.0.0.0/8,not-a-cidr"}, "METACHAT_TRUSTED_PROXIES"},
 		{"trusted proxies with an empty entry", map[string]string{"METACHAT_TRUSTED_PROXIES": "10.0.0.0/8,,192.168.0.0/16"}, "METACHAT_TRUSTED_PROXIES"},
+		{"chunk words below minimum", map[string]string{"METACHAT_CHUNK_WORDS": "49"}, "METACHAT_CHUNK_WORDS"},
+		{"chunk words above maximum", map[string]string{"METACHAT_CHUNK_WORDS": "2001"}, "METACHAT_CHUNK_WORDS"},
+		{"chunk words not a number", map[string]string{"METACHAT_CHUNK_WORDS": "big"}, "METACHAT_CHUNK_WORDS"},
+		{"chunk overlap negative", map[string]string{"METACHAT_CHUNK_OVERLAP_WORDS": "-1"}, "METACHAT_CHUNK_OVERLAP_WORDS"},
+		{"chunk overlap over half the default chunk", map[string]string{"METACHAT_CHUNK_OVERLAP_WORDS": "111"}, "METACHAT_CHUNK_OVERLAP_WORDS"},
+		{"chunk overlap over half the chunk", map[string]string{"METACHAT_CHUNK_WORDS": "100", "METACHAT_CHUNK_OVERLAP_WORDS": "51"}, "METACHAT_CHUNK_OVERLAP_WORDS"},
 		{"trusted proxies with an embedded newline", map[string]string{"METACHAT_TRUSTED_PROXIES": "10.0.0.0/8, bad\nentry"}, "METACHAT_TRUSTED_PROXIES"},
 	}
 	for _, tt := range tests {
@@ -437,6 +453,24 @@ func TestLoadRejectsNaNRateLimit(t *testing.T) {
 		var ce *config.Error
 		if !errors.As(err, &ce) || ce.Var != name {
 			t.Errorf("Load(%s=NaN) error = %v, want *config.Error naming %s", name, err, name)
+		}
+	}
+}
+
+func TestLoadChunkOverlapDefaultFitsASmallChunk(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		env                    map[string]string
+		wantWords, wantOverlap int
+	}{
+		{map[string]string{"METACHAT_CHUNK_WORDS": "50"}, 50, 25},
+		{map[string]string{"METACHAT_CHUNK_WORDS": "2000"}, 2000, 30},
+		{map[string]string{"METACHAT_CHUNK_WORDS": "100", "METACHAT_CHUNK_OVERLAP_WORDS": "50"}, 100, 50},
+	}
+	for _, tt := range tests {
+		c := mustLoad(t, tt.env)
+		if c.ChunkWords != tt.wantWords || c.ChunkOverlapWords != tt.wantOverlap {
+			t.Errorf("Load(%v): chunk words %d overlap %d, want %d and %d", tt.env, c.ChunkWords, c.ChunkOverlapWords, tt.wantWords, tt.wantOverlap)
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package httpapi_test
 
 import (
+	"archive/zip"
 	"bytes"
 	"context"
 	"fmt"
@@ -18,6 +19,41 @@ import (
 	"github.com/metachat/metachat/internal/knowledge/extract"
 	"github.com/metachat/metachat/internal/realtime"
 )
+
+// docxWithBody is a DOCX that passes sniffing (a zip with
+// [Content_Types].xml and word/document.xml) whose document.xml is body.
+func docxWithBody(t *testing.T, body string) []byte {
+	t.Helper()
+	valid := extract.MinimalDOCX("Broken", extract.DocxParagraph{Text: "Half a sentence"})
+	zr, err := zip.NewReader(bytes.NewReader(valid), int64(len(valid)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	zw := zip.NewWriter(&out)
+	for _, f := range zr.File {
+		w, err := zw.Create(f.Name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f.Name == "word/document.xml" {
+			_, err = io.WriteString(w, body)
+		} else {
+			var rc io.ReadCloser
+			if rc, err = f.Open(); err == nil {
+				_, err = io.Copy(w, rc)
+				rc.Close()
+			}
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return out.Bytes()
+}
 
 // awaitDocument waits until a document reaches status and returns it.
 func (e *env) awaitDocument(key, id, status string) map[string]any {
@@ -134,47 +170,69 @@ func TestDocumentsOfEveryTypeBecomeReadyAndAreFound(t *testing.T) {
 
 func TestBadDocumentsAreRefusedNamingTheFieldOrFailWithAReason(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, "sqlite")
-	tn := e.newTenant("Bad docs")
-	c := e.as(tn.Key)
-	png := []byte("\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01")
-	cases := []struct {
-		name  string
-		r     response
-		field string
-	}{
-		{"an image", c.upload("POST", "/api/v1/documents", "photo.pdf", "application/pdf", png, nil), "file"},
-		{"an empty file", c.upload("POST", "/api/v1/documents", "empty.txt", "text/plain", []byte{}, nil), "file"},
-		{"text without a title", c.do("POST", "/api/v1/documents", map[string]any{"text": "words"}), "title"},
-		{"two sources", c.do("POST", "/api/v1/documents", map[string]any{"title": "t", "text": "words", "url": "https://example.com/"}), "body"},
-		{"a file: URL", c.do("POST", "/api/v1/documents", map[string]any{"url": "file:///etc/passwd"}), "url"},
-		{"a bad tag", c.do("POST", "/api/v1/documents", map[string]any{"title": "t", "text": "w", "tags": []string{`a"b`}}), "tags"},
-		{"a search without a query", c.do("POST", "/api/v1/search", map[string]any{"top_k": 3}), "query"},
-		{"a search for too many", c.do("POST", "/api/v1/search", map[string]any{"query": "x", "top_k": 1000}), "top_k"},
-	}
-	for _, tc := range cases {
-		if tc.r.Status != 422 && tc.r.Status != 400 {
-			t.Errorf("%s: status %d, want 400/422: %s", tc.name, tc.r.Status, tc.r.Body)
-			continue
+	forEachDialect(t, func(t *testing.T, e *env) {
+		tn := e.newTenant("Bad docs")
+		c := e.as(tn.Key)
+		png := []byte("\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01")
+		cases := []struct {
+			name  string
+			r     response
+			field string
+		}{
+			{"an image", c.upload("POST", "/api/v1/documents", "photo.pdf", "application/pdf", png, nil), "file"},
+			{"an empty file", c.upload("POST", "/api/v1/documents", "empty.txt", "text/plain", []byte{}, nil), "file"},
+			{"text without a title", c.do("POST", "/api/v1/documents", map[string]any{"text": "words"}), "title"},
+			{"two sources", c.do("POST", "/api/v1/documents", map[string]any{"title": "t", "text": "words", "url": "https://example.com/"}), "body"},
+			{"a file: URL", c.do("POST", "/api/v1/documents", map[string]any{"url": "file:///etc/passwd"}), "url"},
+			{"a bad tag", c.do("POST", "/api/v1/documents", map[string]any{"title": "t", "text": "w", "tags": []string{`a"b`}}), "tags"},
+			{"a search without a query", c.do("POST", "/api/v1/search", map[string]any{"top_k": 3}), "query"},
+			{"a search for too many", c.do("POST", "/api/v1/search", map[string]any{"query": "x", "top_k": 1000}), "top_k"},
 		}
-		if fs := tc.r.problemFields(t); len(fs) == 0 || fs[0] != tc.field {
-			t.Errorf("%s: fields %v, want %s", tc.name, fs, tc.field)
+		for _, tc := range cases {
+			if tc.r.Status != 422 && tc.r.Status != 400 {
+				t.Errorf("%s: status %d, want 400/422: %s", tc.name, tc.r.Status, tc.r.Body)
+				continue
+			}
+			if fs := tc.r.problemFields(t); len(fs) == 0 || fs[0] != tc.field {
+				t.Errorf("%s: fields %v, want %s", tc.name, fs, tc.field)
+			}
 		}
-	}
-	big := bytes.Repeat([]byte("word "), 3<<20/5)
-	if r := c.upload("POST", "/api/v1/documents", "big.txt", "text/plain", big, nil); r.Status != 413 && r.Status != 422 {
-		t.Errorf("a document over the limit: %d %s", r.Status, r.Body)
-	}
+		big := bytes.Repeat([]byte("word "), 3<<20/5)
+		if r := c.upload("POST", "/api/v1/documents", "big.txt", "text/plain", big, nil); r.Status != 413 && r.Status != 422 {
+			t.Errorf("a document over the limit: %d %s", r.Status, r.Body)
+		}
 
-	// A PDF that sniffs as PDF but cannot be read fails with a reason, and
-	// the worker goes on to the next document.
-	broken := c.upload("POST", "/api/v1/documents", "broken.pdf", "application/pdf", []byte("%PDF-1.4\n1 0 obj << /Filter /FlateDecode /Length 20 >> stream\nnot really zlib\nendstream endobj\n%%EOF"), nil).must(t, 202).JSON(t)
-	failed := e.awaitDocument(tn.Key, broken["id"].(string), "failed")
-	if failed["error"] == "" {
-		t.Fatalf("failed without a reason: %v", failed)
-	}
-	ok := c.do("POST", "/api/v1/documents", map[string]any{"title": "After", "text": "Still working."}).must(t, 202).JSON(t)
-	e.awaitDocument(tn.Key, ok["id"].(string), "ready")
+		// A PDF or DOCX that sniffs as such but cannot be read fails with a
+		// reason a person can act on, and the worker goes on to the next
+		// document.
+		brokenPDF := []byte("%PDF-1.4\n1 0 obj << /Filter /FlateDecode /Length 20 >> stream\nnot really zlib\nendstream endobj\n%%EOF")
+		brokenDOCX := docxWithBody(t, `<?xml version="1.0" encoding="UTF-8"?><w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:body><w:p><w:r><w:t>Half a sentence</w:r></w:p>`)
+		for _, bad := range []struct {
+			filename, contentType, kind string
+			data                        []byte
+			reason                      []string
+		}{
+			{"broken.pdf", "application/pdf", "pdf", brokenPDF, nil},
+			{"broken.docx", "application/vnd.openxmlformats-officedocument.wordprocessingml.document", "docx", brokenDOCX, []string{"word/document.xml is damaged", "save the document again"}},
+		} {
+			r := c.upload("POST", "/api/v1/documents", bad.filename, bad.contentType, bad.data, nil).must(t, 202).JSON(t)
+			if r["kind"] != bad.kind {
+				t.Errorf("%s was taken as %v, want %s (it must pass sniffing)", bad.filename, r["kind"], bad.kind)
+			}
+			failed := e.awaitDocument(tn.Key, r["id"].(string), "failed")
+			reason, _ := failed["error"].(string)
+			if reason == "" {
+				t.Fatalf("%s failed without a reason: %v", bad.filename, failed)
+			}
+			for _, want := range bad.reason {
+				if !strings.Contains(reason, want) {
+					t.Errorf("%s failed with %q, want it to say %q", bad.filename, reason, want)
+				}
+			}
+		}
+		ok := c.do("POST", "/api/v1/documents", map[string]any{"title": "After", "text": "Still working."}).must(t, 202).JSON(t)
+		e.awaitDocument(tn.Key, ok["id"].(string), "ready")
+	})
 }
 
 func TestDeletingReplacingAndReindexingADocumentChangeWhatIsFound(t *testing.T) {

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"path"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -53,7 +55,18 @@ func (s *Service) Ingest(ctx context.Context, tenantID, documentID string, gener
 	s.publish(ctx, tenantID, d)
 
 	started := time.Now()
-	chunks, err := s.process(ctx, tenantID, &d, content)
+	var chunks []store.Chunk
+	err = guard(log, "ingest", func() error {
+		var err error
+		chunks, err = s.process(ctx, log, tenantID, &d, content)
+		return err
+	})
+	if errors.Is(err, errPanic) {
+		err = fail("processing the document hit an internal error (the server log has the details); re-index it to try again, or upload it in another format")
+	}
+	if errors.Is(err, store.ErrStale) {
+		return nil // re-queued, replaced or deleted while it was processed
+	}
 	if err == nil {
 		err = s.store.Write(ctx, scope, func(tx *store.Tx) error {
 			return tx.ReplaceChunks(ctx, documentID, generation, chunks)
@@ -106,9 +119,40 @@ func (s *Service) publishCurrent(ctx context.Context, tenantID, id string) {
 	}
 }
 
+// errPanic reports that a stage of ingest panicked (guard).
+var errPanic = errors.New("ingest panicked")
+
+// guard runs fn, turning a panic into errPanic and logging it with its
+// stack: a bug in chunking or an embedder must end the document failed
+// with a reason, not leave it processing or take the worker down.
+func guard(log *slog.Logger, stage string, fn func() error) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			log.Error("ingest panicked", "stage", stage, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			err = errPanic
+		}
+	}()
+	return fn()
+}
+
+// setProgress records how many of a generation's chunks are done and
+// tells live dashboards.
+func (s *Service) setProgress(ctx context.Context, tenantID string, d *store.Document, done, total int) error {
+	err := s.store.Write(ctx, store.TenantScope(tenantID), func(tx *store.Tx) error {
+		return tx.SetDocumentProgress(ctx, d.ID, d.Generation, done, total)
+	})
+	if err != nil {
+		return err
+	}
+	s.publishCurrent(ctx, tenantID, d.ID)
+	return nil
+}
+
 // process turns a document's content into chunks (with embeddings when a
-// model is configured).
-func (s *Service) process(ctx context.Context, tenantID string, d *store.Document, content []byte) ([]store.Chunk, error) {
+// model is configured). Progress is published as it goes: the chunk count
+// once the text is cut, then the chunks done after every embedding batch;
+// storing the chunks (Ingest) completes it.
+func (s *Service) process(ctx context.Context, log *slog.Logger, tenantID string, d *store.Document, content []byte) ([]store.Chunk, error) {
 	scope := store.TenantScope(tenantID)
 	contentType := ""
 	if d.Source == "url" && len(content) == 0 {
@@ -152,13 +196,23 @@ func (s *Service) process(ctx context.Context, tenantID string, d *store.Documen
 		}
 		d.Kind, d.Title = string(kind), title
 	}
-	pieces := chunk.Split(doc, chunk.Options{TargetWords: s.opts.ChunkWords, OverlapWords: s.opts.OverlapWords})
+	var pieces []chunk.Chunk
+	err = guard(log, "chunk", func() error {
+		pieces = s.split(doc, chunk.Options{TargetWords: s.opts.ChunkWords, OverlapWords: s.opts.OverlapWords})
+		return nil
+	})
+	if err != nil {
+		return nil, fail("the document's text could not be cut into chunks (an internal error; the server log has the details); re-index it to try again, or upload it as plain text")
+	}
 	if len(pieces) == 0 {
 		return nil, fail("no text found in the document")
 	}
 	chunks := make([]store.Chunk, len(pieces))
 	for i, p := range pieces {
 		chunks[i] = store.Chunk{ID: store.NewID(), DocumentID: d.ID, Position: p.Position, Heading: strings.Join(p.HeadingPath, " › "), Text: p.Text}
+	}
+	if err := s.setProgress(ctx, tenantID, d, 0, len(chunks)); err != nil {
+		return nil, err
 	}
 	if s.embed == nil {
 		return chunks, nil
@@ -169,7 +223,15 @@ func (s *Service) process(ctx context.Context, tenantID string, d *store.Documen
 		for i, c := range batch {
 			texts[i] = indexText(d.Title, c.Heading, c.Text)
 		}
-		vecs, err := s.embed.Embed(ctx, texts)
+		var vecs [][]float32
+		err := guard(log, "embed", func() error {
+			var err error
+			vecs, err = s.embed.Embed(ctx, texts)
+			return err
+		})
+		if errors.Is(err, errPanic) {
+			return nil, fail("the embedding model's answer could not be used (an internal error; the server log has the details); re-index the document to try again")
+		}
 		if err != nil {
 			return nil, fmt.Errorf("embed chunks: %w", err)
 		}
@@ -179,14 +241,9 @@ func (s *Service) process(ctx context.Context, tenantID string, d *store.Documen
 		for i := range batch {
 			batch[i].Embedding = vecs[i]
 		}
-		done := start + len(batch)
-		err = s.store.Write(ctx, scope, func(tx *store.Tx) error {
-			return tx.SetDocumentProgress(ctx, d.ID, d.Generation, done, len(chunks))
-		})
-		if err != nil {
+		if err := s.setProgress(ctx, tenantID, d, start+len(batch), len(chunks)); err != nil {
 			return nil, err
 		}
-		s.publishCurrent(ctx, tenantID, d.ID)
 	}
 	return chunks, nil
 }

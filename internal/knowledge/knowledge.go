@@ -16,6 +16,7 @@ import (
 
 	"github.com/metachat/metachat/internal/apperr"
 	"github.com/metachat/metachat/internal/auth"
+	"github.com/metachat/metachat/internal/knowledge/chunk"
 	"github.com/metachat/metachat/internal/knowledge/extract"
 	"github.com/metachat/metachat/internal/knowledge/fetch"
 	"github.com/metachat/metachat/internal/realtime"
@@ -43,9 +44,16 @@ type Fetcher interface {
 type Options struct {
 	MaxUploadBytes int64 // default 20 MiB
 	ChunkWords     int   // target chunk size in words (chunk default when 0)
-	OverlapWords   int
-	MaxCrawlPages  int // default 50
-	EmbedBatch     int // default 64
+	OverlapWords   int   // words a chunk repeats of the previous one (chunk default when 0; negative: none)
+	MaxCrawlPages  int   // default 50
+	EmbedBatch     int   // default 64
+	// IndexIdle drops a tenant's in-memory search index after it has not
+	// been used this long (default 30 minutes); MaxIndexedChunks caps the
+	// chunks the indexes of all tenants hold together, dropping the least
+	// recently used first (default 500,000). A dropped index is rebuilt
+	// from the database by the next search.
+	IndexIdle        time.Duration
+	MaxIndexedChunks int
 }
 
 // Service is the knowledge base of every tenant.
@@ -58,6 +66,9 @@ type Service struct {
 	opts    Options
 	log     *slog.Logger
 	indexes *indexes
+	// split cuts extracted text into chunks: chunk.Split (a test may
+	// replace it).
+	split func(extract.Document, chunk.Options) []chunk.Chunk
 }
 
 // NewService builds the service; embed may be nil.
@@ -71,8 +82,8 @@ func NewService(st *store.Store, bus realtime.Publisher, fetcher Fetcher, embed 
 	if opts.EmbedBatch == 0 {
 		opts.EmbedBatch = 64
 	}
-	s := &Service{store: st, bus: bus, fetcher: fetcher, embed: embed, opts: opts, log: log}
-	s.indexes = newIndexes(st)
+	s := &Service{store: st, bus: bus, fetcher: fetcher, embed: embed, opts: opts, log: log, split: chunk.Split}
+	s.indexes = newIndexes(st, opts.IndexIdle, opts.MaxIndexedChunks)
 	return s
 }
 

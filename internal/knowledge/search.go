@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -20,23 +21,58 @@ import (
 // an index is derived from the stored chunks and catches up whenever the
 // tenant's knowledge version moved (in this process or another), so every
 // process of a PostgreSQL deployment answers from the same data.
+//
+// Because an index can always be rebuilt, memory is bounded by dropping
+// them: a tenant's index goes when it has not been searched for idle (swept
+// whenever any tenant searches), when it holds no chunks at all, and,
+// least recently used first, when the indexes together hold more than
+// maxChunks chunks. The index being searched is never dropped by its own
+// search, so a tenant larger than the cap still gets answers (it is
+// loaded again when next searched after another tenant pushed it out).
 type indexes struct {
-	st *store.Store
-	mu sync.Mutex
-	m  map[string]*tenantIndex
+	st        *store.Store
+	now       func() time.Time
+	idle      time.Duration
+	maxChunks int
+
+	mu        sync.Mutex
+	m         map[string]*tenantIndex
+	total     int // sum of the indexes' size
+	lastSweep time.Time
 }
 
 type tenantIndex struct {
-	mu      sync.Mutex // serialises catching up; searches run in parallel
-	loaded  bool
-	version int64
-	ix      *index.Index
-	docs    map[string]store.IndexedDocument
-	vectors bool // some chunk has an embedding
+	// lastUsed and size are guarded by indexes.mu.
+	lastUsed time.Time
+	size     int // chunks held, as of the last catch-up
+
+	// current is the knowledge version the index holds (-1: not loaded).
+	// It is read without mu so that searches of an index already up to
+	// date neither wait for each other nor for a catch-up.
+	current atomic.Int64
+	vectors atomic.Bool // some chunk has an embedding
+
+	mu   sync.Mutex // serialises catching up
+	ix   *index.Index
+	docs map[string]store.IndexedDocument
 }
 
-func newIndexes(st *store.Store) *indexes {
-	return &indexes{st: st, m: map[string]*tenantIndex{}}
+// Index limits by default.
+const (
+	defaultIndexIdle        = 30 * time.Minute
+	defaultMaxIndexedChunks = 500_000
+	// sweepEvery bounds how often get looks for idle indexes.
+	sweepEvery = time.Minute
+)
+
+func newIndexes(st *store.Store, idle time.Duration, maxChunks int) *indexes {
+	if idle <= 0 {
+		idle = defaultIndexIdle
+	}
+	if maxChunks <= 0 {
+		maxChunks = defaultMaxIndexedChunks
+	}
+	return &indexes{st: st, now: time.Now, idle: idle, maxChunks: maxChunks, m: map[string]*tenantIndex{}}
 }
 
 // loadBatch bounds the documents whose chunks are read in one query.
@@ -44,25 +80,104 @@ const loadBatch = 500
 
 // get returns the tenant's index, caught up with the database.
 func (is *indexes) get(ctx context.Context, tenantID string) (*tenantIndex, error) {
+	now := is.now()
 	is.mu.Lock()
 	ti, ok := is.m[tenantID]
 	if !ok {
 		ti = &tenantIndex{ix: index.New(index.Params{}), docs: map[string]store.IndexedDocument{}}
+		ti.current.Store(-1)
 		is.m[tenantID] = ti
 	}
+	ti.lastUsed = now
+	if now.Sub(is.lastSweep) >= sweepEvery {
+		is.lastSweep = now
+		for id, other := range is.m {
+			if now.Sub(other.lastUsed) >= is.idle {
+				is.drop(id, other)
+			}
+		}
+	}
 	is.mu.Unlock()
+
+	if err := ti.catchUp(ctx, is.st, tenantID); err != nil {
+		return nil, fmt.Errorf("load the knowledge index: %w", err)
+	}
+
+	size := ti.ix.Len()
+	is.mu.Lock()
+	defer is.mu.Unlock()
+	if is.m[tenantID] != ti {
+		return ti, nil // dropped meanwhile: this search still uses it
+	}
+	if size == 0 {
+		// Nothing indexed: nothing worth keeping (a tenant without
+		// documents costs one version read per search either way).
+		is.drop(tenantID, ti)
+		return ti, nil
+	}
+	is.total += size - ti.size
+	ti.size = size
+	for is.total > is.maxChunks {
+		var lru string
+		var oldest *tenantIndex
+		for id, other := range is.m {
+			if other != ti && (oldest == nil || other.lastUsed.Before(oldest.lastUsed)) {
+				lru, oldest = id, other
+			}
+		}
+		if oldest == nil {
+			break // only this tenant's index is left
+		}
+		is.drop(lru, oldest)
+	}
+	return ti, nil
+}
+
+// drop forgets a tenant's index; is.mu is held.
+func (is *indexes) drop(tenantID string, ti *tenantIndex) {
+	delete(is.m, tenantID)
+	is.total -= ti.size
+}
+
+// held reports which tenants have an index in memory and the chunks held
+// in all (for tests).
+func (is *indexes) held() (tenants []string, chunks int) {
+	is.mu.Lock()
+	defer is.mu.Unlock()
+	for id := range is.m {
+		tenants = append(tenants, id)
+	}
+	slices.Sort(tenants)
+	return tenants, is.total
+}
+
+// catchUp brings the index to the tenant's current knowledge version.
+func (ti *tenantIndex) catchUp(ctx context.Context, st *store.Store, tenantID string) error {
+	scope := store.TenantScope(tenantID)
+	var v int64
+	err := st.Read(ctx, scope, func(tx *store.Tx) error {
+		var err error
+		v, err = tx.KnowledgeVersion(ctx)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if cur := ti.current.Load(); cur >= 0 && cur >= v {
+		return nil // up to date: no lock taken
+	}
 
 	ti.mu.Lock()
 	defer ti.mu.Unlock()
 	// One read transaction: the version, the document list and the chunks
 	// are one consistent snapshot.
-	err := is.st.Read(ctx, store.TenantScope(tenantID), func(tx *store.Tx) error {
+	return st.Read(ctx, scope, func(tx *store.Tx) error {
 		v, err := tx.KnowledgeVersion(ctx)
 		if err != nil {
 			return err
 		}
-		if ti.loaded && v == ti.version {
-			return nil
+		if cur := ti.current.Load(); cur >= 0 && cur >= v {
+			return nil // another search caught up meanwhile
 		}
 		docs, err := tx.IndexedDocuments(ctx)
 		if err != nil {
@@ -82,7 +197,7 @@ func (is *indexes) get(ctx context.Context, tenantID string) (*tenantIndex, erro
 				delete(ti.docs, id)
 			}
 		}
-		if !ti.loaded && len(load) == len(docs) {
+		if ti.current.Load() < 0 && len(load) == len(docs) && len(docs) > 0 {
 			load = nil // first load: read every chunk in one pass
 			chunks, err := tx.ChunksOf(ctx, nil, true)
 			if err != nil {
@@ -101,13 +216,9 @@ func (is *indexes) get(ctx context.Context, tenantID string) (*tenantIndex, erro
 		for _, d := range docs {
 			ti.docs[d.ID] = d
 		}
-		ti.version, ti.loaded = v, true
+		ti.current.Store(v)
 		return nil
 	})
-	if err != nil {
-		return nil, fmt.Errorf("load the knowledge index: %w", err)
-	}
-	return ti, nil
 }
 
 func (ti *tenantIndex) add(chunks []store.Chunk, docs map[string]store.IndexedDocument) {
@@ -118,7 +229,7 @@ func (ti *tenantIndex) add(chunks []store.Chunk, docs map[string]store.IndexedDo
 			continue
 		}
 		if len(c.Embedding) > 0 {
-			ti.vectors = true
+			ti.vectors.Store(true)
 		}
 		batch = append(batch, index.Doc{ID: c.ID, Group: c.DocumentID, Tags: d.Tags, Text: indexText(d.Title, c.Heading, c.Text), Vector: c.Embedding})
 	}
@@ -153,10 +264,23 @@ type Result struct {
 	Heading    string  `json:"heading"`
 	Text       string  `json:"text"`
 	Score      float64 `json:"score"`
-	// Relevance is the share of the query's terms the chunk contains
-	// (0–1), the measure assistants' minimum relevance compares with.
+	// Relevance (0–1) is the measure assistants' minimum relevance
+	// compares with: the share of the query's terms the chunk contains or,
+	// when higher, the chunk's cosine similarity to the query if the vector
+	// ranking found it at minVectorSimilarity or above.
 	Relevance float64 `json:"relevance"`
 }
+
+// minVectorSimilarity is the cosine similarity from which a chunk the
+// vector ranking found counts as relevant on its own. Keyword coverage
+// alone would give a chunk found only by meaning (a paraphrase sharing no
+// word with the query) relevance 0 and Retrieve would drop it, which
+// defeats the point of embeddings; taking the larger of coverage and
+// similarity keeps such chunks, and the floor keeps the nearest
+// neighbours of an unrelated query out (vector search always returns
+// some). Similarity scales differ between models; an assistant's
+// min_relevance raises the bar further where needed.
+const minVectorSimilarity = 0.3
 
 const (
 	maxQuery = 2000
@@ -210,13 +334,19 @@ func (s *Service) search(ctx context.Context, tenantID string, req SearchRequest
 	}
 	filter := index.Filter{Groups: req.DocumentIDs, Tags: req.Tags}
 	hits := ti.ix.Keyword(req.Query, max(req.TopK, candidates), filter)
-	if ti.vectors && s.embed != nil {
+	var similarity map[string]float64 // chunk id → cosine similarity to the query
+	if ti.vectors.Load() && s.embed != nil {
 		vecs, err := s.embed.Embed(ctx, []string{req.Query})
 		if err != nil {
 			// Keyword results still answer; the log says why vectors did not.
 			s.log.Warn("embed the query; searching by keywords only", "error", err, "tenant_id", tenantID)
 		} else if len(vecs) == 1 {
-			hits = index.Fuse(candidates, hits, ti.ix.Vector(vecs[0], candidates, filter))
+			near := ti.ix.Vector(vecs[0], candidates, filter)
+			similarity = make(map[string]float64, len(near))
+			for _, h := range near {
+				similarity[h.ID] = h.Score
+			}
+			hits = index.Fuse(candidates, hits, near)
 		}
 	}
 	if len(hits) > req.TopK {
@@ -245,8 +375,12 @@ func (s *Service) search(ctx context.Context, tenantID string, req SearchRequest
 			continue // deleted since the index caught up
 		}
 		title := ti.docTitle(c.DocumentID)
+		rel := coverage(terms, indexText(title, c.Heading, c.Text))
+		if sim, ok := similarity[c.ID]; ok && sim >= minVectorSimilarity {
+			rel = max(rel, min(sim, 1))
+		}
 		out = append(out, Result{DocumentID: c.DocumentID, ChunkID: c.ID, Title: title, Heading: c.Heading, Text: c.Text,
-			Score: h.Score, Relevance: coverage(terms, indexText(title, c.Heading, c.Text))})
+			Score: h.Score, Relevance: rel})
 	}
 	return out, nil
 }

@@ -15,7 +15,9 @@ type Embedder struct {
 }
 
 // NewEmbedder builds an embedder for cfg.Model; the provider must be
-// openai (Anthropic has no embeddings API).
+// openai (Anthropic has no embeddings API). The configuration is checked
+// and completed as by New, so embeddings get the same timeout and retries
+// as chat calls.
 func NewEmbedder(cfg Config) (*Embedder, error) {
 	if p := strings.ToLower(strings.TrimSpace(cfg.Provider)); p != ProviderOpenAI {
 		return nil, fmt.Errorf("llm: embeddings need an OpenAI-compatible provider, not %q", cfg.Provider)
@@ -23,13 +25,15 @@ func NewEmbedder(cfg Config) (*Embedder, error) {
 	if strings.TrimSpace(cfg.Model) == "" {
 		return nil, fmt.Errorf("llm: an embedding model is required")
 	}
-	if cfg.APIKey == "" && cfg.BaseURL == "" {
-		return nil, fmt.Errorf("llm: api_key is required for the public OpenAI endpoint")
+	p, err := New(cfg)
+	if err != nil {
+		return nil, err
 	}
-	if cfg.Timeout <= 0 {
-		cfg.Timeout = DefaultTimeout
+	op, ok := p.(*openAIProvider)
+	if !ok {
+		return nil, fmt.Errorf("llm: embeddings need an OpenAI-compatible provider, not %q", cfg.Provider)
 	}
-	return &Embedder{p: newOpenAI(cfg)}, nil
+	return &Embedder{p: op}, nil
 }
 
 // Embed returns one vector per text, in order, with the same retries and
