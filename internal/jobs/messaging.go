@@ -90,9 +90,15 @@ type webhookWorker struct {
 }
 
 // Work processes every waiting event, its own last; one that fails does
-// not stop the others, and a retry skips those already done.
+// not stop the others, and a retry skips those already done. Drains run one
+// at a time across processes (messaging.DrainWebhookEvents).
 func (w *webhookWorker) Work(ctx context.Context, job *river.Job[WebhookArgs]) error {
-	return w.m.DrainWebhookEvents(ctx, job.Args.EventIDs)
+	err := w.m.DrainWebhookEvents(ctx, job.Args.EventIDs)
+	if errors.Is(err, store.ErrLockBusy) {
+		// Another process is draining; a snooze is not a failed attempt.
+		return river.JobSnooze(time.Second)
+	}
+	return err
 }
 
 // AddMessagingWorkers registers the webhook, delivery and media workers.

@@ -252,3 +252,36 @@ func TestADrainLeavesNothingBehindItsDeadlineOrItsFailures(t *testing.T) {
 		}
 	})
 }
+
+func TestOneDrainAtATimeSoACustomersMessagesKeepTheirOrder(t *testing.T) {
+	t.Parallel()
+	storetest.ForEachDialect(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		s := New(st, channels.NewService(st, nil, ""), nil, nil, nil, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		s.SetWebhookQueue(&countingQueue{})
+		web := providerChannel(t, st)
+		if err := s.intake.submit(ctx, web, "req", []byte(`{"web":1}`)); err != nil {
+			t.Fatal(err)
+		}
+		// Another drain (on PostgreSQL: another connection, as another
+		// process's would be) holds the turn.
+		err := st.TryExclusive(ctx, "webhook-drain", func(context.Context) error {
+			if err := s.DrainWebhookEvents(ctx, nil); !errors.Is(err, store.ErrLockBusy) {
+				t.Errorf("a drain beside another: %v, want ErrLockBusy", err)
+			}
+			if got := waitingEvents(t, st); len(got) != 1 {
+				t.Errorf("%d events waiting during the other drain, want 1 untouched", len(got))
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.DrainWebhookEvents(ctx, nil); err != nil {
+			t.Fatal(err)
+		}
+		if got := waitingEvents(t, st); len(got) != 0 {
+			t.Errorf("%d events waiting after the drain, want none", len(got))
+		}
+	})
+}

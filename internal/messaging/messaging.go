@@ -220,7 +220,17 @@ func authentic(ch channels.ProviderChannel, h http.Header, body []byte) bool {
 // behind: an event that fails gets a job of its own, in the transaction
 // that records its error (later drains pass over failed events), and when
 // the time is up with events still waiting, a job to go on is queued.
+//
+// One drain runs at a time across every process sharing the database, so
+// a customer's messages are stored in the order they were received; while
+// another runs, DrainWebhookEvents returns an error wrapping
+// store.ErrLockBusy at once (its events are still waiting: try again
+// shortly).
 func (s *Service) DrainWebhookEvents(ctx context.Context, own []string) error {
+	return s.store.TryExclusive(ctx, "webhook-drain", func(ctx context.Context) error { return s.drain(ctx, own) })
+}
+
+func (s *Service) drain(ctx context.Context, own []string) error {
 	deadline := time.Now().Add(s.drainFor)
 	for ctx.Err() == nil {
 		var ids []string

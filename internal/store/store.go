@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -42,6 +43,8 @@ type Store struct {
 	// restricted: queries run as the application role (PostgreSQL, when
 	// the configured user could bypass row security).
 	restricted bool
+	// locks are TryExclusive's locks on SQLite (name → *sync.Mutex).
+	locks sync.Map
 }
 
 // Dialect reports which SQL dialect the store speaks.
