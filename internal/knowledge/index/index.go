@@ -1,6 +1,7 @@
 // Package index is an in-process retrieval index over knowledge chunks: BM25
-// keyword search, exact cosine vector search, and reciprocal rank fusion of
-// the two.
+// keyword search, cosine vector search (exact, or through an IVF index built
+// in the background once an exact scan would take ~10 ms; see vector.go),
+// and reciprocal rank fusion of the two.
 //
 // There is one Index per tenant. The database stays the source of truth for
 // chunks on both SQLite and PostgreSQL deployments; the caller builds the
