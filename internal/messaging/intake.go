@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"time"
 
 	"github.com/metachat/metachat/internal/channels"
@@ -99,18 +98,17 @@ func (in *intake) commit(batch []intakeItem) (errs []error, err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), intakeTimeout)
 	defer cancel()
 	err = in.st.Write(ctx, store.SystemScope, func(tx *store.Tx) error {
-		errs = make([]error, len(batch))
-		chans := make([]string, 0, len(batch))
-		for _, it := range batch {
-			if !slices.Contains(chans, it.ev.ChannelID) {
-				chans = append(chans, it.ev.ChannelID)
-			}
+		evs := make([]store.WebhookEvent, len(batch))
+		versions := make([]time.Time, len(batch))
+		for i, it := range batch {
+			evs[i], versions[i] = it.ev, it.version
 		}
-		live, err := tx.LiveChannels(ctx, chans)
+		live, stored, err := tx.InsertLiveWebhookEvents(ctx, evs, versions)
 		if err != nil {
 			return err
 		}
-		evs := make([]store.WebhookEvent, 0, len(batch))
+		errs = make([]error, len(batch))
+		ids := make([]string, 0, len(stored))
 		for i, it := range batch {
 			at, ok := live[it.ev.ChannelID]
 			switch {
@@ -118,21 +116,8 @@ func (in *intake) commit(batch []intakeItem) (errs []error, err error) {
 				errs[i] = errUnknownChannel
 			case !at.Equal(it.version):
 				errs[i] = errStaleChannel
-			default:
-				evs = append(evs, it.ev)
-			}
-		}
-		if len(evs) == 0 {
-			return nil
-		}
-		stored, err := tx.InsertWebhookEvents(ctx, evs)
-		if err != nil {
-			return err
-		}
-		ids := make([]string, 0, len(stored))
-		for _, e := range evs {
-			if stored[e.ID] {
-				ids = append(ids, e.ID)
+			case stored[it.ev.ID]:
+				ids = append(ids, it.ev.ID)
 			}
 		}
 		if len(ids) == 0 {

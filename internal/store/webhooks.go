@@ -2,8 +2,10 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -25,45 +27,142 @@ type WebhookEvent struct {
 // webhookEventCols is the number of bound values per inserted event.
 const webhookEventCols = 7
 
-// MaxWebhookEventBatch bounds one InsertWebhookEvents call (the bound
-// parameters of one statement).
+// MaxWebhookEventBatch bounds one batch of events (the bound parameters
+// of one statement: 8 × 512 stays far below the dialects' limits).
 const MaxWebhookEventBatch = 512
 
 // InsertWebhookEvents stores a batch of events of any tenants in one
 // statement and returns the ids of those stored: an event whose channel
 // already holds the same body is left out. It needs the system scope.
 func (t *Tx) InsertWebhookEvents(ctx context.Context, evs []WebhookEvent) (map[string]bool, error) {
+	if err := t.checkWebhookBatch(evs); err != nil {
+		return nil, err
+	}
+	q, args := t.webhookValues(evs, nil)
+	return t.insertWebhookEvents(ctx, `INSERT INTO webhook_events (tenant_id, id, channel_id, body_hash, body, request_id, received_at) VALUES `+q+
+		` ON CONFLICT (channel_id, body_hash) DO NOTHING RETURNING id`, args)
+}
+
+// InsertLiveWebhookEvents stores, as InsertWebhookEvents, the events whose
+// channel exists with an active tenant and was last changed at versions[i]
+// (the copy the event's signature was checked against), and returns when
+// each of those channels was last changed (LiveChannels) with the ids
+// stored. On PostgreSQL it is one statement: the intake's batch commits
+// wait on every round trip.
+func (t *Tx) InsertLiveWebhookEvents(ctx context.Context, evs []WebhookEvent, versions []time.Time) (live map[string]time.Time, stored map[string]bool, err error) {
+	if err := t.checkWebhookBatch(evs); err != nil {
+		return nil, nil, err
+	}
+	if len(versions) != len(evs) {
+		return nil, nil, errors.New("store: a version for each webhook event")
+	}
+	if t.dialect != Postgres {
+		chans := make([]string, 0, len(evs))
+		for _, e := range evs {
+			if !slices.Contains(chans, e.ChannelID) {
+				chans = append(chans, e.ChannelID)
+			}
+		}
+		if live, err = t.LiveChannels(ctx, chans); err != nil {
+			return nil, nil, err
+		}
+		keep := make([]WebhookEvent, 0, len(evs))
+		for i, e := range evs {
+			if at, ok := live[e.ChannelID]; ok && at.Equal(versions[i]) {
+				keep = append(keep, e)
+			}
+		}
+		if len(keep) == 0 {
+			return live, map[string]bool{}, nil
+		}
+		stored, err = t.InsertWebhookEvents(ctx, keep)
+		return live, stored, err
+	}
+	q, args := t.webhookValues(evs, func(i int) any { return micros(versions[i]) })
+	rows, err := t.query(ctx, `WITH v (tenant_id, id, channel_id, body_hash, body, request_id, received_at, version) AS (VALUES `+q+`),
+live AS (SELECT c.id, c.updated_at FROM channels c JOIN tenants tn ON tn.id = c.tenant_id
+         WHERE tn.status = 'active' AND c.id IN (SELECT channel_id FROM v)),
+ins AS (INSERT INTO webhook_events (tenant_id, id, channel_id, body_hash, body, request_id, received_at)
+        SELECT v.tenant_id, v.id, v.channel_id, v.body_hash, v.body, v.request_id, v.received_at
+        FROM v JOIN live ON live.id = v.channel_id AND live.updated_at = v.version
+        ON CONFLICT (channel_id, body_hash) DO NOTHING RETURNING id)
+SELECT id::text, updated_at FROM live UNION ALL SELECT id::text, NULL FROM ins`, args...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("insert webhook events: %w", err)
+	}
+	defer rows.Close()
+	live, stored = map[string]time.Time{}, map[string]bool{}
+	for rows.Next() {
+		var id string
+		var at sql.NullInt64
+		if err := rows.Scan(&id, &at); err != nil {
+			return nil, nil, fmt.Errorf("insert webhook events: %w", err)
+		}
+		if at.Valid {
+			live[id] = fromMicros(at.Int64)
+		} else {
+			stored[id] = true
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, nil, fmt.Errorf("insert webhook events: %w", err)
+	}
+	return live, stored, nil
+}
+
+func (t *Tx) checkWebhookBatch(evs []WebhookEvent) error {
 	if !t.scope.system {
-		return nil, errors.New("store: InsertWebhookEvents needs the system scope")
+		return errors.New("store: storing webhook events needs the system scope")
 	}
 	if len(evs) == 0 || len(evs) > MaxWebhookEventBatch {
-		return nil, fmt.Errorf("store: %d webhook events in one batch", len(evs))
+		return fmt.Errorf("store: %d webhook events in one batch", len(evs))
+	}
+	return nil
+}
+
+// webhookValues writes the VALUES rows of a batch of events, each with the
+// value extra gives it as a last column when extra is set. PostgreSQL needs
+// the types spelled out where no target column gives them (a CTE).
+func (t *Tx) webhookValues(evs []WebhookEvent, extra func(i int) any) (string, []any) {
+	types := []string{"uuid", "uuid", "uuid", "bytea", "bytea", "text", "bigint", "bigint"}
+	cols := webhookEventCols
+	if extra != nil {
+		cols++
 	}
 	var b strings.Builder
-	b.WriteString(`INSERT INTO webhook_events (tenant_id, id, channel_id, body_hash, body, request_id, received_at) VALUES `)
-	args := make([]any, 0, len(evs)*webhookEventCols)
+	args := make([]any, 0, len(evs)*cols)
 	for i, e := range evs {
 		if i > 0 {
 			b.WriteString(", ")
 		}
 		b.WriteByte('(')
-		for c := range webhookEventCols {
+		for c := range cols {
 			if c > 0 {
 				b.WriteString(", ")
 			}
 			b.WriteByte('$')
-			b.WriteString(strconv.Itoa(i*webhookEventCols + c + 1))
+			b.WriteString(strconv.Itoa(i*cols + c + 1))
+			if extra != nil && t.dialect == Postgres {
+				b.WriteString("::")
+				b.WriteString(types[c])
+			}
 		}
 		b.WriteByte(')')
 		args = append(args, e.TenantID, e.ID, e.ChannelID, e.BodyHash, e.Body, e.RequestID, micros(t.Now))
+		if extra != nil {
+			args = append(args, extra(i))
+		}
 	}
-	b.WriteString(` ON CONFLICT (channel_id, body_hash) DO NOTHING RETURNING id`)
-	rows, err := t.query(ctx, b.String(), args...)
+	return b.String(), args
+}
+
+func (t *Tx) insertWebhookEvents(ctx context.Context, q string, args []any) (map[string]bool, error) {
+	rows, err := t.query(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("insert webhook events: %w", err)
 	}
 	defer rows.Close()
-	stored := make(map[string]bool, len(evs))
+	stored := make(map[string]bool)
 	for rows.Next() {
 		var id string
 		if err := rows.Scan(&id); err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"testing"
+	"time"
 
 	"github.com/metachat/metachat/internal/store"
 	"github.com/metachat/metachat/internal/store/storetest"
@@ -147,5 +148,54 @@ func TestAnEarlyStatusKeepsTheHighestReportUntilClaimedOnce(t *testing.T) {
 		if !ok || !got.WindowClosed || got.Error != "131047" {
 			t.Errorf("claimed %+v, want the failure with its reason", got)
 		}
+	})
+}
+
+func TestOnlyEventsOfLiveUnchangedChannelsAreStoredAndEachChannelsVersionComesBack(t *testing.T) {
+	t.Parallel()
+	storetest.ForEachDialect(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		a, b := newTenant(t, st, "A"), newTenant(t, st, "Suspended")
+		ca, cb := newWebChannel(t, st, a.ID, "a"), newWebChannel(t, st, b.ID, "b")
+		write(t, st, store.SystemScope, func(tx *store.Tx) error { return tx.SetTenantStatus(ctx, b.ID, "suspended") })
+		gone := store.NewID()
+		evs := []store.WebhookEvent{
+			webhookEvent(a.ID, ca.ID, "fresh"),
+			webhookEvent(a.ID, ca.ID, "checked against an old copy"),
+			webhookEvent(b.ID, cb.ID, "suspended tenant"),
+			webhookEvent(a.ID, gone, "no such channel"),
+			webhookEvent(a.ID, ca.ID, "fresh"), // the same body twice in one batch
+		}
+		versions := []time.Time{ca.UpdatedAt, ca.UpdatedAt.Add(-time.Second), cb.UpdatedAt, ca.UpdatedAt, ca.UpdatedAt}
+		var live map[string]time.Time
+		var stored map[string]bool
+		write(t, st, store.SystemScope, func(tx *store.Tx) error {
+			var err error
+			live, stored, err = tx.InsertLiveWebhookEvents(ctx, evs, versions)
+			return err
+		})
+		if len(live) != 1 || !live[ca.ID].Equal(ca.UpdatedAt) {
+			t.Errorf("live channels %v, want only %s at %v", live, ca.ID, ca.UpdatedAt)
+		}
+		if len(stored) != 1 || !stored[evs[0].ID] {
+			t.Errorf("stored %v, want only the first fresh event %s", stored, evs[0].ID)
+		}
+		// A resend while it waits is not stored again.
+		again := webhookEvent(a.ID, ca.ID, "fresh")
+		write(t, st, store.SystemScope, func(tx *store.Tx) error {
+			var err error
+			live, stored, err = tx.InsertLiveWebhookEvents(ctx, []store.WebhookEvent{again}, []time.Time{ca.UpdatedAt})
+			return err
+		})
+		if len(stored) != 0 || len(live) != 1 {
+			t.Errorf("a resend: stored %v, live %v; want nothing stored, the channel live", stored, live)
+		}
+		write(t, st, store.TenantScope(a.ID), func(tx *store.Tx) error {
+			_, _, err := tx.InsertLiveWebhookEvents(ctx, evs[:1], versions[:1])
+			if err == nil {
+				t.Error("a tenant scope stored webhook events")
+			}
+			return nil
+		})
 	})
 }
