@@ -2,9 +2,7 @@ package jobs
 
 import (
 	"context"
-	"database/sql"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -118,28 +116,23 @@ func (c *Client) EnqueueWebhookEvents(ctx context.Context, tx *store.Tx, ids []s
 	return err
 }
 
-// WebhookDrainPending reports whether a webhook job is waiting to start
-// (messaging.WebhookQueue): it drains every event stored before it runs,
-// so a batch stored in tx needs no job of its own.
+// WaitingDrainJob is a query that returns a row when a webhook job is
+// waiting to start (messaging.WebhookQueue): such a job drains every event
+// stored before it runs, so a batch stored in the query's transaction needs
+// no job of its own.
 //
 // Why that is safe: River moves a job from available to running with a
-// write. On SQLite writes are serial, so none can happen while tx (begun
-// IMMEDIATE) is open; on PostgreSQL tx holds the job's row FOR SHARE until
-// it ends, and River's fetch (FOR UPDATE SKIP LOCKED) passes over it until
-// then. Either way the job starts only after tx's events are visible.
-func (c *Client) WebhookDrainPending(ctx context.Context, tx *store.Tx) (bool, error) {
-	q := `SELECT id FROM river_job WHERE state = 'available' AND queue = $1 AND kind = $2 LIMIT 1`
-	if tx.Dialect() == store.Postgres {
+// write. On SQLite writes are serial, so none can happen while the
+// transaction (begun IMMEDIATE) is open; on PostgreSQL the query holds the
+// job's row FOR SHARE until the transaction ends, and River's fetch (FOR
+// UPDATE SKIP LOCKED) passes over it until then. Either way the job starts
+// only after the transaction's events are visible.
+func (c *Client) WaitingDrainJob(d store.Dialect) string {
+	q := `SELECT id FROM river_job WHERE state = 'available' AND queue = '` + QueueWebhooks + `' AND kind = 'webhook' LIMIT 1`
+	if d == store.Postgres {
 		q += ` FOR SHARE SKIP LOCKED`
 	}
-	var id int64
-	switch err := tx.SQL().QueryRowContext(ctx, q, QueueWebhooks, WebhookArgs{}.Kind()).Scan(&id); {
-	case errors.Is(err, sql.ErrNoRows):
-		return false, nil
-	case err != nil:
-		return false, fmt.Errorf("look for a waiting webhook job: %w", err)
-	}
-	return true, nil
+	return q
 }
 
 // WebhookSweepInterval: how often a periodic webhook job drains what is

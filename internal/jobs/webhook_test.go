@@ -2,9 +2,12 @@ package jobs_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"testing"
+	"time"
 
 	"github.com/metachat/metachat/internal/jobs"
 	"github.com/metachat/metachat/internal/store"
@@ -28,7 +31,7 @@ func TestAWaitingWebhookJobIsFoundAndHeldUntilTheTransactionEnds(t *testing.T) {
 			var p bool
 			if err := st.Write(ctx, store.SystemScope, func(tx *store.Tx) error {
 				var err error
-				p, err = c.WebhookDrainPending(ctx, tx)
+				p, err = tx.Exists(ctx, c.WaitingDrainJob(st.Dialect()))
 				return err
 			}); err != nil {
 				t.Fatal(err)
@@ -46,12 +49,27 @@ func TestAWaitingWebhookJobIsFoundAndHeldUntilTheTransactionEnds(t *testing.T) {
 		if !pending() {
 			t.Fatal("the queued webhook job is not found")
 		}
+		// The intake asks in the statement that stores its batch.
+		tn := storetest.NewTenant(t, st, "wh")
+		var ch store.Channel
+		if err := st.Write(ctx, store.TenantScope(tn), func(tx *store.Tx) error {
+			var err error
+			ch, err = tx.CreateChannel(ctx, store.Channel{Type: "web", Name: "w", Config: json.RawMessage(`{}`), PublicKey: "pk_" + store.NewID()})
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		event := func(body string) []store.WebhookEvent {
+			sum := sha256.Sum256([]byte(body))
+			return []store.WebhookEvent{{ID: store.NewID(), TenantID: tn, ChannelID: ch.ID, BodyHash: sum[:], Body: []byte(body)}}
+		}
 		if st.Dialect() == store.Postgres {
 			// While a transaction relies on the job, a fetch (River's
 			// FOR UPDATE SKIP LOCKED) must pass over it.
 			err := st.Write(ctx, store.SystemScope, func(tx *store.Tx) error {
-				if p, err := c.WebhookDrainPending(ctx, tx); err != nil || !p {
-					t.Fatalf("pending %v, %v", p, err)
+				_, stored, found, err := tx.InsertLiveWebhookEvents(ctx, event("one"), []time.Time{ch.UpdatedAt}, c.WaitingDrainJob(st.Dialect()))
+				if err != nil || !found || len(stored) != 1 {
+					t.Fatalf("stored %v, found a waiting job %v, %v", stored, found, err)
 				}
 				conn, err := st.DB().Conn(ctx)
 				if err != nil {
@@ -80,6 +98,15 @@ func TestAWaitingWebhookJobIsFoundAndHeldUntilTheTransactionEnds(t *testing.T) {
 		}
 		if pending() {
 			t.Fatal("a running webhook job counts as waiting to start")
+		}
+		if err := st.Write(ctx, store.SystemScope, func(tx *store.Tx) error {
+			_, _, found, err := tx.InsertLiveWebhookEvents(ctx, event("two"), []time.Time{ch.UpdatedAt}, c.WaitingDrainJob(st.Dialect()))
+			if found {
+				t.Error("the intake found a running job waiting to start")
+			}
+			return err
+		}); err != nil {
+			t.Fatal(err)
 		}
 	})
 }

@@ -20,10 +20,10 @@ type WebhookQueue interface {
 	// EnqueueWebhookEvents queues a job that processes ids (and drains
 	// whatever else is waiting).
 	EnqueueWebhookEvents(ctx context.Context, tx *store.Tx, ids []string) error
-	// WebhookDrainPending reports whether a webhook job is waiting to
-	// start, and holds it so that it starts only after tx ends: it will
-	// drain the events tx stores.
-	WebhookDrainPending(ctx context.Context, tx *store.Tx) (bool, error)
+	// WaitingDrainJob is a query that returns a row when a webhook job is
+	// waiting to start, and holds it so that it starts only after the
+	// query's transaction ends: it will drain the events stored there.
+	WaitingDrainJob(d store.Dialect) string
 }
 
 // intake stores verified webhook bodies, many concurrent webhooks in one
@@ -103,7 +103,7 @@ func (in *intake) commit(batch []intakeItem) (errs []error, err error) {
 		for i, it := range batch {
 			evs[i], versions[i] = it.ev, it.version
 		}
-		live, stored, err := tx.InsertLiveWebhookEvents(ctx, evs, versions)
+		live, stored, pending, err := tx.InsertLiveWebhookEvents(ctx, evs, versions, in.queue.WaitingDrainJob(tx.Dialect()))
 		if err != nil {
 			return err
 		}
@@ -125,8 +125,8 @@ func (in *intake) commit(batch []intakeItem) (errs []error, err error) {
 		}
 		// Under load a job is nearly always waiting already; inserting one
 		// per batch was the largest part of the intake's work.
-		if pending, err := in.queue.WebhookDrainPending(ctx, tx); err != nil || pending {
-			return err
+		if pending {
+			return nil
 		}
 		if err := in.queue.EnqueueWebhookEvents(ctx, tx, ids); err != nil {
 			return fmt.Errorf("enqueue webhook events: %w", err)

@@ -25,10 +25,13 @@ type countingQueue struct {
 	pending bool
 }
 
-func (q *countingQueue) WebhookDrainPending(context.Context, *store.Tx) (bool, error) {
+func (q *countingQueue) WaitingDrainJob(store.Dialect) string {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	return q.pending, nil
+	if q.pending {
+		return `SELECT 1`
+	}
+	return `SELECT 1 WHERE false`
 }
 
 func (q *countingQueue) EnqueueWebhookEvents(_ context.Context, _ *store.Tx, ids []string) error {

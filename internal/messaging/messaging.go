@@ -267,7 +267,7 @@ func (s *Service) continueDrain(ctx context.Context) error {
 		return nil
 	}
 	err := s.store.Write(ctx, store.SystemScope, func(tx *store.Tx) error {
-		if pending, err := s.intake.queue.WebhookDrainPending(ctx, tx); err != nil || pending {
+		if pending, err := tx.Exists(ctx, s.intake.queue.WaitingDrainJob(tx.Dialect())); err != nil || pending {
 			return err
 		}
 		return s.intake.queue.EnqueueWebhookEvents(ctx, tx, nil)

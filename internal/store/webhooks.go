@@ -47,36 +47,26 @@ func (t *Tx) InsertWebhookEvents(ctx context.Context, evs []WebhookEvent) (map[s
 // channel exists with an active tenant and was last changed at versions[i]
 // (the copy the event's signature was checked against), and returns when
 // each of those channels was last changed (LiveChannels) with the ids
-// stored. On PostgreSQL it is one statement: the intake's batch commits
-// wait on every round trip.
-func (t *Tx) InsertLiveWebhookEvents(ctx context.Context, evs []WebhookEvent, versions []time.Time) (live map[string]time.Time, stored map[string]bool, err error) {
+// stored. When exists is set (a query without parameters), found reports
+// whether it returned a row. On PostgreSQL all of it is one statement: the
+// intake's batch commits wait on every round trip.
+func (t *Tx) InsertLiveWebhookEvents(ctx context.Context, evs []WebhookEvent, versions []time.Time, exists string) (live map[string]time.Time, stored map[string]bool, found bool, err error) {
 	if err := t.checkWebhookBatch(evs); err != nil {
-		return nil, nil, err
+		return nil, nil, false, err
 	}
 	if len(versions) != len(evs) {
-		return nil, nil, errors.New("store: a version for each webhook event")
+		return nil, nil, false, errors.New("store: a version for each webhook event")
 	}
 	if t.dialect != Postgres {
-		chans := make([]string, 0, len(evs))
-		for _, e := range evs {
-			if !slices.Contains(chans, e.ChannelID) {
-				chans = append(chans, e.ChannelID)
-			}
+		if live, stored, err = t.insertLiveWebhookEvents(ctx, evs, versions); err != nil || exists == "" {
+			return live, stored, false, err
 		}
-		if live, err = t.LiveChannels(ctx, chans); err != nil {
-			return nil, nil, err
-		}
-		keep := make([]WebhookEvent, 0, len(evs))
-		for i, e := range evs {
-			if at, ok := live[e.ChannelID]; ok && at.Equal(versions[i]) {
-				keep = append(keep, e)
-			}
-		}
-		if len(keep) == 0 {
-			return live, map[string]bool{}, nil
-		}
-		stored, err = t.InsertWebhookEvents(ctx, keep)
-		return live, stored, err
+		found, err = t.Exists(ctx, exists)
+		return live, stored, found, err
+	}
+	also, alsoRows := "", ""
+	if exists != "" {
+		also, alsoRows = ",\nalso AS ("+exists+")", " UNION ALL SELECT 'j', NULL, NULL FROM also"
 	}
 	q, args := t.webhookValues(evs, func(i int) any { return micros(versions[i]) })
 	rows, err := t.query(ctx, `WITH v (tenant_id, id, channel_id, body_hash, body, request_id, received_at, version) AS (VALUES `+q+`),
@@ -85,29 +75,68 @@ live AS (SELECT c.id, c.updated_at FROM channels c JOIN tenants tn ON tn.id = c.
 ins AS (INSERT INTO webhook_events (tenant_id, id, channel_id, body_hash, body, request_id, received_at)
         SELECT v.tenant_id, v.id, v.channel_id, v.body_hash, v.body, v.request_id, v.received_at
         FROM v JOIN live ON live.id = v.channel_id AND live.updated_at = v.version
-        ON CONFLICT (channel_id, body_hash) DO NOTHING RETURNING id)
-SELECT id::text, updated_at FROM live UNION ALL SELECT id::text, NULL FROM ins`, args...)
+        ON CONFLICT (channel_id, body_hash) DO NOTHING RETURNING id)`+also+`
+SELECT 'l', id::text, updated_at FROM live UNION ALL SELECT 'i', id::text, NULL FROM ins`+alsoRows, args...)
 	if err != nil {
-		return nil, nil, fmt.Errorf("insert webhook events: %w", err)
+		return nil, nil, false, fmt.Errorf("insert webhook events: %w", err)
 	}
 	defer rows.Close()
 	live, stored = map[string]time.Time{}, map[string]bool{}
 	for rows.Next() {
-		var id string
+		var kind string
+		var id sql.NullString
 		var at sql.NullInt64
-		if err := rows.Scan(&id, &at); err != nil {
-			return nil, nil, fmt.Errorf("insert webhook events: %w", err)
+		if err := rows.Scan(&kind, &id, &at); err != nil {
+			return nil, nil, false, fmt.Errorf("insert webhook events: %w", err)
 		}
-		if at.Valid {
-			live[id] = fromMicros(at.Int64)
-		} else {
-			stored[id] = true
+		switch kind {
+		case "l":
+			live[id.String] = fromMicros(at.Int64)
+		case "i":
+			stored[id.String] = true
+		default:
+			found = true
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return nil, nil, fmt.Errorf("insert webhook events: %w", err)
+		return nil, nil, false, fmt.Errorf("insert webhook events: %w", err)
 	}
-	return live, stored, nil
+	return live, stored, found, nil
+}
+
+// insertLiveWebhookEvents is InsertLiveWebhookEvents in two statements.
+func (t *Tx) insertLiveWebhookEvents(ctx context.Context, evs []WebhookEvent, versions []time.Time) (live map[string]time.Time, stored map[string]bool, err error) {
+	chans := make([]string, 0, len(evs))
+	for _, e := range evs {
+		if !slices.Contains(chans, e.ChannelID) {
+			chans = append(chans, e.ChannelID)
+		}
+	}
+	if live, err = t.LiveChannels(ctx, chans); err != nil {
+		return nil, nil, err
+	}
+	keep := make([]WebhookEvent, 0, len(evs))
+	for i, e := range evs {
+		if at, ok := live[e.ChannelID]; ok && at.Equal(versions[i]) {
+			keep = append(keep, e)
+		}
+	}
+	if len(keep) == 0 {
+		return live, map[string]bool{}, nil
+	}
+	stored, err = t.InsertWebhookEvents(ctx, keep)
+	return live, stored, err
+}
+
+// Exists reports whether query (without parameters) returns a row.
+func (t *Tx) Exists(ctx context.Context, query string) (bool, error) {
+	rows, err := t.query(ctx, query)
+	if err != nil {
+		return false, err
+	}
+	defer rows.Close()
+	found := rows.Next()
+	return found, rows.Err()
 }
 
 func (t *Tx) checkWebhookBatch(evs []WebhookEvent) error {

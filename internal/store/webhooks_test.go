@@ -171,7 +171,7 @@ func TestOnlyEventsOfLiveUnchangedChannelsAreStoredAndEachChannelsVersionComesBa
 		var stored map[string]bool
 		write(t, st, store.SystemScope, func(tx *store.Tx) error {
 			var err error
-			live, stored, err = tx.InsertLiveWebhookEvents(ctx, evs, versions)
+			live, stored, _, err = tx.InsertLiveWebhookEvents(ctx, evs, versions, "")
 			return err
 		})
 		if len(live) != 1 || !live[ca.ID].Equal(ca.UpdatedAt) {
@@ -184,14 +184,14 @@ func TestOnlyEventsOfLiveUnchangedChannelsAreStoredAndEachChannelsVersionComesBa
 		again := webhookEvent(a.ID, ca.ID, "fresh")
 		write(t, st, store.SystemScope, func(tx *store.Tx) error {
 			var err error
-			live, stored, err = tx.InsertLiveWebhookEvents(ctx, []store.WebhookEvent{again}, []time.Time{ca.UpdatedAt})
+			live, stored, _, err = tx.InsertLiveWebhookEvents(ctx, []store.WebhookEvent{again}, []time.Time{ca.UpdatedAt}, "")
 			return err
 		})
 		if len(stored) != 0 || len(live) != 1 {
 			t.Errorf("a resend: stored %v, live %v; want nothing stored, the channel live", stored, live)
 		}
 		write(t, st, store.TenantScope(a.ID), func(tx *store.Tx) error {
-			_, _, err := tx.InsertLiveWebhookEvents(ctx, evs[:1], versions[:1])
+			_, _, _, err := tx.InsertLiveWebhookEvents(ctx, evs[:1], versions[:1], "")
 			if err == nil {
 				t.Error("a tenant scope stored webhook events")
 			}
