@@ -97,7 +97,7 @@ func (in *intake) write(batch []intakeItem) []error {
 func (in *intake) commit(batch []intakeItem) (errs []error, err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), intakeTimeout)
 	defer cancel()
-	err = in.st.Write(ctx, store.SystemScope, func(tx *store.Tx) error {
+	err = in.st.WriteSystemSession(ctx, func(tx *store.Tx) error {
 		evs := make([]store.WebhookEvent, len(batch))
 		versions := make([]time.Time, len(batch))
 		for i, it := range batch {

@@ -8,6 +8,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"strings"
@@ -45,6 +46,8 @@ type Store struct {
 	restricted bool
 	// locks are TryExclusive's locks on SQLite (name → *sync.Mutex).
 	locks sync.Map
+	// sys is WriteSystemSession's connection.
+	sys systemSession
 }
 
 // Dialect reports which SQL dialect the store speaks.
@@ -72,6 +75,10 @@ func (t *Tx) Dialect() Dialect { return t.dialect }
 
 // Close releases the database.
 func (s *Store) Close() error {
+	s.sys.mu.Lock()
+	s.sys.closed = true
+	s.sys.discard()
+	s.sys.mu.Unlock()
 	var errs []error
 	for i := len(s.closers) - 1; i >= 0; i-- {
 		errs = append(errs, s.closers[i]())
@@ -116,15 +123,72 @@ func (t *Tx) TenantID() string { return t.scope.tenantID }
 
 // Write runs fn in a read-write transaction; fn's error rolls it back.
 func (s *Store) Write(ctx context.Context, scope Scope, fn func(*Tx) error) error {
-	return s.run(ctx, s.write, false, scope, fn)
+	return s.run(ctx, s.write, false, scope, true, fn)
+}
+
+// systemSession is a PostgreSQL connection whose session is in the system
+// scope; it serves WriteSystemSession only and never goes back to the pool.
+type systemSession struct {
+	mu     sync.Mutex
+	conn   *sql.Conn
+	closed bool
+}
+
+// discard ends the connection (and with it the session's scope) instead
+// of returning it to the pool; mu is held.
+func (ss *systemSession) discard() {
+	if ss.conn != nil {
+		_ = ss.conn.Raw(func(any) error { return driver.ErrBadConn })
+		_ = ss.conn.Close()
+		ss.conn = nil
+	}
+}
+
+// WriteSystemSession is Write in the system scope for a hot path of
+// system-scope transactions (the webhook intake's batches). On PostgreSQL
+// it runs on one connection kept for it, whose session is in the system
+// scope, so a transaction does not set its scope first: a round trip
+// fewer. The connection serves nothing else and is closed, never pooled,
+// after any error. Calls run one at a time.
+func (s *Store) WriteSystemSession(ctx context.Context, fn func(*Tx) error) error {
+	if s.dialect != Postgres {
+		return s.Write(ctx, SystemScope, fn)
+	}
+	ss := &s.sys
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	if ss.closed {
+		return errors.New("store: closed")
+	}
+	if ss.conn == nil {
+		c, err := s.write.Conn(ctx)
+		if err != nil {
+			return fmt.Errorf("system session: %w", err)
+		}
+		ss.conn = c
+		if _, err := c.ExecContext(ctx, `SELECT set_config('app.tenant_id', '', false), set_config('app.system', 'on', false)`); err != nil {
+			ss.discard()
+			return fmt.Errorf("system session: %w", err)
+		}
+	}
+	err := s.run(ctx, ss.conn, false, SystemScope, false, fn)
+	if err != nil {
+		ss.discard()
+	}
+	return err
 }
 
 // Read runs fn in a read-only transaction.
 func (s *Store) Read(ctx context.Context, scope Scope, fn func(*Tx) error) error {
-	return s.run(ctx, s.read, true, scope, fn)
+	return s.run(ctx, s.read, true, scope, true, fn)
 }
 
-func (s *Store) run(ctx context.Context, db *sql.DB, readOnly bool, scope Scope, fn func(*Tx) error) (err error) {
+// run runs fn in a transaction begun on db (a pool, or a connection of
+// one); setScope: the transaction sets its scope for row security
+// (PostgreSQL), unless db's session already has it.
+func (s *Store) run(ctx context.Context, db interface {
+	BeginTx(context.Context, *sql.TxOptions) (*sql.Tx, error)
+}, readOnly bool, scope Scope, setScope bool, fn func(*Tx) error) (err error) {
 	if !scope.system && scope.tenantID == "" {
 		return apperr.Wrap(errors.New("tenant scope without a tenant"), "internal error")
 	}
@@ -147,7 +211,7 @@ func (s *Store) run(ctx context.Context, db *sql.DB, readOnly bool, scope Scope,
 			err = fmt.Errorf("commit: %w", cerr)
 		}
 	}()
-	if s.dialect == Postgres {
+	if s.dialect == Postgres && setScope {
 		if err := setPostgresScope(ctx, sqlTx, scope); err != nil {
 			return err
 		}
