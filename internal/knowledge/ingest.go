@@ -15,6 +15,7 @@ import (
 	"github.com/metachat/metachat/internal/knowledge/chunk"
 	"github.com/metachat/metachat/internal/knowledge/extract"
 	"github.com/metachat/metachat/internal/knowledge/fetch"
+	"github.com/metachat/metachat/internal/llm"
 	"github.com/metachat/metachat/internal/store"
 )
 
@@ -231,6 +232,10 @@ func (s *Service) process(ctx context.Context, log *slog.Logger, tenantID string
 		})
 		if errors.Is(err, errPanic) {
 			return nil, fail("the embedding model's answer could not be used (an internal error; the server log has the details); re-index the document to try again")
+		}
+		if errors.Is(err, llm.ErrBadCredentials) || errors.Is(err, llm.ErrBadRequest) {
+			// Trying again cannot help: say so now, not after every retry.
+			return nil, fail("the embedding model refused the request (%v); check METACHAT_EMBEDDING_MODEL and its API key, then re-index the document", err)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("embed chunks: %w", err)

@@ -230,3 +230,23 @@ func TestAnEmbeddingServerThatKeepsFailingFailsTheDocumentOnTheLastAttempt(t *te
 		t.Errorf("after the last attempt the document is %s (%q), want failed naming the unavailable provider", v.Status, v.Error)
 	}
 }
+
+func TestAnEmbeddingModelThatRefusesTheKeyFailsTheDocumentAtOnce(t *testing.T) {
+	t.Parallel()
+	st := storetest.Open(t, store.SQLite, true)
+	tenantID := storetest.NewTenant(t, st, "Embeddings refused")
+	srv := fake.OpenAI(t)
+	k := newTestKB(t, st, newFakeEmbedder(t, srv), Options{})
+	id := k.add(tenantID, "Shipping", "The warehouse ships parcels every weekday.")
+	srv.Enqueue(fake.Behavior{Status: 401})
+	if err := k.s.Ingest(context.Background(), tenantID, id, 1, false); err != nil {
+		t.Fatalf("Ingest with a refused key = %v, want nil (no retry can help)", err)
+	}
+	v := k.get(tenantID, id)
+	if v.Status != "failed" || !strings.Contains(v.Error, "API key") {
+		t.Errorf("the document is %s (%q), want failed naming the API key", v.Status, v.Error)
+	}
+	if n := len(srv.Requests()); n != 1 {
+		t.Errorf("%d embedding requests, want 1", n)
+	}
+}
