@@ -154,7 +154,10 @@ func (lc *liveConn) write(ctx context.Context, v any) error {
 }
 
 func (lc *liveConn) writeRaw(ctx context.Context, b []byte) error {
-	wctx, cancel := context.WithTimeout(ctx, writeTimeout)
+	// A write is bounded by its timeout, never cut by the connection's
+	// context: coder/websocket drops the connection without a close frame
+	// when a write's context ends, and a shutdown must close with 1001.
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), writeTimeout)
 	defer cancel()
 	return lc.c.Write(wctx, websocket.MessageText, b)
 }
@@ -246,7 +249,7 @@ func (lc *liveConn) run(ctx context.Context) (websocket.StatusCode, string) {
 				return lc.closeFor(err)
 			}
 		case <-ping.C:
-			pctx, cancel := context.WithTimeout(ctx, pingTimeout)
+			pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), pingTimeout)
 			err := lc.c.Ping(pctx)
 			cancel()
 			if err != nil {
