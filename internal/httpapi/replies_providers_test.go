@@ -598,13 +598,17 @@ func TestAnAssistantWithNoKnowledgeToAnswerFromNeverCallsTheModel(t *testing.T) 
 // agent writes in the conversation through the API.
 func agentTakesOverDuringTheModelCall(t *testing.T, e *env, srv *fake.Server) (*botChat, map[string]any) {
 	t.Helper()
-	srv.Enqueue(fake.Behavior{Delay: 700 * time.Millisecond, Text: "The bot's late answer."})
+	// The model answers only once the agent's message is in: a timer here
+	// lost the race on a loaded machine.
+	hold := make(chan struct{})
+	srv.Enqueue(fake.Behavior{Hold: hold, Text: "The bot's late answer."})
 	b := newBotChat(t, e, nil)
 	b.sock.say("q1", "Is the shop open on Sunday?")
 	waitUntil(t, "the model is called", func() bool { return srv.Calls() == 1 })
 	convs := listOf(t, e.as(b.tn.Key).do("GET", "/api/v1/conversations", nil).must(t, 200)).Items
 	agent := e.as(b.tn.Key).do("POST", "/api/v1/conversations/"+convs[0]["id"].(string)+"/messages", map[string]any{"text": "Hi, Ana here: yes, from 10 to 14."}).must(t, 201).JSON(t)
 	b.sock.until(func(f liveFrame) bool { return f.Type == "message" && f.Message.Role == "agent" })
+	close(hold)
 	return b, agent
 }
 

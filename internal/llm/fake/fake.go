@@ -68,6 +68,10 @@ type Behavior struct {
 
 	Delay      time.Duration // wait before answering (ends early if the client goes away)
 	DeltaDelay time.Duration // wait between streamed deltas
+	// Hold, when set, keeps the answer back until it is closed (after
+	// Delay; ends early if the client goes away): a test decides when the
+	// model answers instead of racing a timer.
+	Hold <-chan struct{}
 
 	Fail      FailMode // how a stream breaks off
 	FailAfter int      // deltas sent before it breaks off (0: before the first)
@@ -287,6 +291,13 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	b := s.next()
 	if !sleep(r, b.Delay) {
 		return
+	}
+	if b.Hold != nil {
+		select {
+		case <-b.Hold:
+		case <-r.Context().Done():
+			return
+		}
 	}
 	if b.Status != 0 && b.Status != http.StatusOK {
 		e.write(b)
