@@ -118,10 +118,7 @@ func (g *Group[T]) linger() {
 		return
 	}
 	g.mu.Lock()
-	want := g.last
-	if g.Max > 0 {
-		want = min(want, g.Max)
-	}
+	want := g.last // a write never carries more than Max
 	if want <= 1 || len(g.pending) == 0 || len(g.pending) >= want {
 		g.mu.Unlock()
 		return

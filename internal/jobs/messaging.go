@@ -128,12 +128,13 @@ func (c *Client) EnqueueWebhookEvents(ctx context.Context, tx *store.Tx, ids []s
 // UPDATE SKIP LOCKED) passes over it until then. Either way the job starts
 // only after the transaction's events are visible.
 func (c *Client) WaitingDrainJob(d store.Dialect) string {
-	q := `SELECT id FROM river_job WHERE state = 'available' AND queue = '` + QueueWebhooks + `' AND kind = 'webhook' LIMIT 1`
 	if d == store.Postgres {
-		q += ` FOR SHARE SKIP LOCKED`
+		return waitingDrainJob + ` FOR SHARE SKIP LOCKED`
 	}
-	return q
+	return waitingDrainJob
 }
+
+const waitingDrainJob = `SELECT id FROM river_job WHERE state = 'available' AND queue = '` + QueueWebhooks + `' AND kind = 'webhook' LIMIT 1`
 
 // WebhookSweepInterval: how often a periodic webhook job drains what is
 // waiting. Every stored event has a job that will process it; the sweep

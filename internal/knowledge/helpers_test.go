@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -130,4 +131,16 @@ func paragraphs(n int) string {
 		b.WriteString("The warehouse ships parcels every weekday morning and the courier collects them before noon so customers receive orders quickly.")
 	}
 	return b.String()
+}
+
+// held reports which tenants have an index in memory and the chunks held
+// in all.
+func (is *indexes) held() (tenants []string, chunks int) {
+	is.mu.Lock()
+	defer is.mu.Unlock()
+	for id := range is.m {
+		tenants = append(tenants, id)
+	}
+	slices.Sort(tenants)
+	return tenants, is.total
 }

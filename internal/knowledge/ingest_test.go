@@ -205,13 +205,20 @@ func TestEmbeddingsAreRequestedInBatchesRetriedAndStored(t *testing.T) {
 	})
 }
 
+// embeddedDocument is a queued one-line document of a new tenant, in a
+// knowledge base whose embeddings come from the returned fake server.
+func embeddedDocument(t *testing.T, tenant string) (k *testKB, srv *fake.Server, tenantID, id string) {
+	t.Helper()
+	st := storetest.Open(t, store.SQLite, true)
+	tenantID = storetest.NewTenant(t, st, tenant)
+	srv = fake.OpenAI(t)
+	k = newTestKB(t, st, newFakeEmbedder(t, srv), Options{})
+	return k, srv, tenantID, k.add(tenantID, "Shipping", "The warehouse ships parcels every weekday.")
+}
+
 func TestAnEmbeddingServerThatKeepsFailingFailsTheDocumentOnTheLastAttempt(t *testing.T) {
 	t.Parallel()
-	st := storetest.Open(t, store.SQLite, true)
-	tenantID := storetest.NewTenant(t, st, "Embeddings down")
-	srv := fake.OpenAI(t)
-	k := newTestKB(t, st, newFakeEmbedder(t, srv), Options{})
-	id := k.add(tenantID, "Shipping", "The warehouse ships parcels every weekday.")
+	k, srv, tenantID, id := embeddedDocument(t, "Embeddings down")
 	down := fake.Behavior{Status: 503, RetryAfter: "0"}
 	for range 2 * (llm.DefaultMaxRetries + 1) {
 		srv.Enqueue(down)
@@ -233,11 +240,7 @@ func TestAnEmbeddingServerThatKeepsFailingFailsTheDocumentOnTheLastAttempt(t *te
 
 func TestAnEmbeddingModelThatRefusesTheKeyFailsTheDocumentAtOnce(t *testing.T) {
 	t.Parallel()
-	st := storetest.Open(t, store.SQLite, true)
-	tenantID := storetest.NewTenant(t, st, "Embeddings refused")
-	srv := fake.OpenAI(t)
-	k := newTestKB(t, st, newFakeEmbedder(t, srv), Options{})
-	id := k.add(tenantID, "Shipping", "The warehouse ships parcels every weekday.")
+	k, srv, tenantID, id := embeddedDocument(t, "Embeddings refused")
 	srv.Enqueue(fake.Behavior{Status: 401})
 	if err := k.s.Ingest(context.Background(), tenantID, id, 1, false); err != nil {
 		t.Fatalf("Ingest with a refused key = %v, want nil (no retry can help)", err)

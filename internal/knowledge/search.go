@@ -139,18 +139,6 @@ func (is *indexes) drop(tenantID string, ti *tenantIndex) {
 	is.total -= ti.size
 }
 
-// held reports which tenants have an index in memory and the chunks held
-// in all (for tests).
-func (is *indexes) held() (tenants []string, chunks int) {
-	is.mu.Lock()
-	defer is.mu.Unlock()
-	for id := range is.m {
-		tenants = append(tenants, id)
-	}
-	slices.Sort(tenants)
-	return tenants, is.total
-}
-
 // catchUp brings the index to the tenant's current knowledge version.
 func (ti *tenantIndex) catchUp(ctx context.Context, st *store.Store, tenantID string) error {
 	scope := store.TenantScope(tenantID)

@@ -231,6 +231,17 @@ func (t *Tx) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
 	return t.tx.QueryRowContext(ctx, q, args...)
 }
 
+// Exists reports whether query (without parameters) returns a row.
+func (t *Tx) Exists(ctx context.Context, query string) (bool, error) {
+	rows, err := t.query(ctx, query)
+	if err != nil {
+		return false, err
+	}
+	defer rows.Close()
+	found := rows.Next()
+	return found, rows.Err()
+}
+
 // tenant returns the scope's tenant, refusing system scope: a tenant-owned
 // query must never run without one.
 func (t *Tx) tenant() string {

@@ -39,8 +39,24 @@ func (t *Tx) InsertWebhookEvents(ctx context.Context, evs []WebhookEvent) (map[s
 		return nil, err
 	}
 	q, args := t.webhookValues(evs, nil)
-	return t.insertWebhookEvents(ctx, `INSERT INTO webhook_events (tenant_id, id, channel_id, body_hash, body, request_id, received_at) VALUES `+q+
-		` ON CONFLICT (channel_id, body_hash) DO NOTHING RETURNING id`, args)
+	rows, err := t.query(ctx, `INSERT INTO webhook_events (tenant_id, id, channel_id, body_hash, body, request_id, received_at) VALUES `+q+
+		` ON CONFLICT (channel_id, body_hash) DO NOTHING RETURNING id`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("insert webhook events: %w", err)
+	}
+	defer rows.Close()
+	stored := make(map[string]bool)
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("insert webhook events: %w", err)
+		}
+		stored[id] = true
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("insert webhook events: %w", err)
+	}
+	return stored, nil
 }
 
 // InsertLiveWebhookEvents stores, as InsertWebhookEvents, the events whose
@@ -128,17 +144,6 @@ func (t *Tx) insertLiveWebhookEvents(ctx context.Context, evs []WebhookEvent, ve
 	return live, stored, err
 }
 
-// Exists reports whether query (without parameters) returns a row.
-func (t *Tx) Exists(ctx context.Context, query string) (bool, error) {
-	rows, err := t.query(ctx, query)
-	if err != nil {
-		return false, err
-	}
-	defer rows.Close()
-	found := rows.Next()
-	return found, rows.Err()
-}
-
 func (t *Tx) checkWebhookBatch(evs []WebhookEvent) error {
 	if !t.scope.system {
 		return errors.New("store: storing webhook events needs the system scope")
@@ -183,26 +188,6 @@ func (t *Tx) webhookValues(evs []WebhookEvent, extra func(i int) any) (string, [
 		}
 	}
 	return b.String(), args
-}
-
-func (t *Tx) insertWebhookEvents(ctx context.Context, q string, args []any) (map[string]bool, error) {
-	rows, err := t.query(ctx, q, args...)
-	if err != nil {
-		return nil, fmt.Errorf("insert webhook events: %w", err)
-	}
-	defer rows.Close()
-	stored := make(map[string]bool)
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, fmt.Errorf("insert webhook events: %w", err)
-		}
-		stored[id] = true
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("insert webhook events: %w", err)
-	}
-	return stored, nil
 }
 
 // LiveChannels returns when each of the channels was last changed, for
