@@ -805,7 +805,7 @@ func runBaseline(ctx context.Context, o options, cl *benchkit.Cleanup, tmp strin
 				return err
 			}
 			in = m
-			return q.EnqueueReply(ctx, tx, m.ID, "bench")
+			return q.EnqueueReply(ctx, tx, m, "bench")
 		})
 		if err != nil {
 			return fmt.Errorf("inbound: %w", err)

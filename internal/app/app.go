@@ -31,6 +31,9 @@ type Options struct {
 	// Bus publishes live events: the hub itself in one process, the
 	// LISTEN/NOTIFY bus over PostgreSQL.
 	Bus realtime.Publisher
+	// Hub is the local fan-out when it hears every process's events (a
+	// serving process; nil in a worker): replies watch it for takeovers.
+	Hub *realtime.Hub
 	// LLM is the server's default model for replies.
 	LLM llm.Config
 	// Embedder gives documents vectors (nil: keyword retrieval only).
@@ -77,6 +80,9 @@ func New(st *store.Store, o Options) (*Services, error) {
 	s.Channels.SetTelegram(tg)
 	s.Messaging = messaging.New(st, s.Channels, s.Conversations, o.Bus, messaging.GraphClient(o.GraphURL, o.ProviderHTTP), tg, o.Log)
 	s.Replier = assistants.NewReplier(st, s.Assistants, s.Conversations, s.Knowledge, o.LLM, nil, o.Log)
+	if o.Hub != nil {
+		s.Replier.SetWatcher(o.Hub)
+	}
 	q, err := s.NewQueue(o.Work)
 	if err != nil {
 		return nil, err

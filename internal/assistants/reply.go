@@ -12,13 +12,15 @@ import (
 	"github.com/metachat/metachat/internal/apperr"
 	"github.com/metachat/metachat/internal/conversations"
 	"github.com/metachat/metachat/internal/llm"
+	"github.com/metachat/metachat/internal/realtime"
 	"github.com/metachat/metachat/internal/store"
 )
 
 // Retriever finds knowledge passages for a question (the knowledge base;
-// nil until one is configured).
+// nil until one is configured). version is the tenant's knowledge version
+// as the reply read it, so the search need not read it again.
 type Retriever interface {
-	Retrieve(ctx context.Context, tenantID, query string, topK int, minRelevance float64) ([]llm.Passage, error)
+	Retrieve(ctx context.Context, tenantID string, version int64, query string, topK int, minRelevance float64) ([]llm.Passage, error)
 }
 
 // ProviderFactory builds the provider for a configuration.
@@ -32,8 +34,19 @@ type Replier struct {
 	retriever Retriever
 	defaults  llm.Config // the server-wide model (METACHAT_LLM_*)
 	providers ProviderFactory
+	watcher   Watcher
 	log       *slog.Logger
 }
+
+// Watcher follows a conversation's live events. Only a hub that hears
+// every process's events will do (a `metachat worker` has none).
+type Watcher interface {
+	Subscribe(tenantID, conversationID string, buffer int) *realtime.Subscription
+}
+
+// SetWatcher lets replies learn of a takeover from live events instead of
+// reading the conversation while they stream.
+func (r *Replier) SetWatcher(w Watcher) { r.watcher = w }
 
 // NewReplier returns the reply pipeline. retriever may be nil.
 func NewReplier(st *store.Store, assts *Service, convs *conversations.Service, retriever Retriever, defaults llm.Config, providers ProviderFactory, log *slog.Logger) *Replier {
@@ -60,61 +73,45 @@ type Meta struct {
 	ProviderFail string    `json:"provider_error,omitempty"`
 }
 
-// deltaRecheck bounds how long a reply may keep streaming after a person
-// took over the conversation.
-const deltaRecheck = 150 * time.Millisecond
-
 // Permanent marks an error that retrying cannot fix.
 type Permanent struct{ Err error }
 
 func (p Permanent) Error() string { return p.Err.Error() }
 func (p Permanent) Unwrap() error { return p.Err }
 
-// Reply answers one inbound message. It is idempotent: a reply already
+// Reply answers one inbound message (conversationID may be "" when not
+// known). It is idempotent: a reply already
 // stored for the message, a conversation no longer with the bot, or a
 // channel without an assistant make it a no-op. lastAttempt makes a
 // provider failure end in the fallback message instead of an error.
-func (r *Replier) Reply(ctx context.Context, tenantID, inboundID string, lastAttempt bool) error {
+func (r *Replier) Reply(ctx context.Context, tenantID, conversationID, inboundID string, lastAttempt bool) error {
 	scope := store.TenantScope(tenantID)
-	var in store.Message
-	var conv store.Conversation
-	var asst store.Assistant
+	// Watching the conversation from before the read means no takeover
+	// after it goes unseen, without asking the database again.
+	var watch *realtime.Subscription
+	if r.watcher != nil && conversationID != "" {
+		watch = r.watcher.Subscribe(tenantID, conversationID, watchBuffer)
+		defer watch.Close()
+	}
+	var rc store.ReplyContext
 	var history []store.Message
 	skip := false
+	readAt := time.Now()
 	err := r.store.Read(ctx, scope, func(tx *store.Tx) error {
 		var err error
-		if in, err = tx.GetMessage(ctx, inboundID); err != nil {
+		if rc, err = tx.ReplyContext(ctx, inboundID); err != nil {
 			return err
 		}
-		if _, err := tx.ReplyTo(ctx, inboundID); err == nil {
-			skip = true // answered already (a retried job)
-			return nil
-		} else if !apperr.Is(err, apperr.NotFound) {
-			return err
+		if conversationID != "" && rc.Conversation.ID != conversationID {
+			return apperr.New(apperr.NotFound, "message not found")
 		}
-		if conv, err = tx.GetConversation(ctx, in.ConversationID); err != nil {
-			return err
-		}
-		if conv.Status != "bot" {
-			skip = true // a person has the conversation: the bot stays silent
-			return nil
-		}
-		ch, err := tx.GetChannel(ctx, conv.ChannelID)
-		if err != nil {
-			return err
-		}
-		if ch.AssistantID == "" {
+		// Answered already (a retried job), a person has the conversation
+		// (the bot stays silent), or no assistant: nothing to do.
+		if rc.Answered || rc.Conversation.Status != "bot" || !rc.HasAssistant {
 			skip = true
 			return nil
 		}
-		if asst, err = tx.GetAssistant(ctx, ch.AssistantID); err != nil {
-			if apperr.Is(err, apperr.NotFound) {
-				skip = true
-				return nil
-			}
-			return err
-		}
-		history, err = tx.RecentMessages(ctx, conv.ID, in.Seq, historyMessages)
+		history, err = tx.RecentMessages(ctx, rc.Conversation.ID, rc.Inbound.Seq, historyMessages)
 		return err
 	})
 	if apperr.Is(err, apperr.NotFound) {
@@ -123,6 +120,7 @@ func (r *Replier) Reply(ctx context.Context, tenantID, inboundID string, lastAtt
 	if err != nil || skip {
 		return err
 	}
+	in, conv, asst := rc.Inbound, rc.Conversation, rc.Assistant
 	view, err := r.assts.view(asst)
 	if err != nil {
 		return err
@@ -147,7 +145,7 @@ func (r *Replier) Reply(ctx context.Context, tenantID, inboundID string, lastAtt
 		if topK == 0 {
 			topK = 5
 		}
-		if passages, err = r.retriever.Retrieve(ctx, tenantID, in.Text, topK, set.Knowledge.MinRelevance); err != nil {
+		if passages, err = r.retriever.Retrieve(ctx, tenantID, rc.KnowledgeVersion, in.Text, topK, set.Knowledge.MinRelevance); err != nil {
 			return fmt.Errorf("retrieve knowledge: %w", err)
 		}
 	}
@@ -204,31 +202,33 @@ func (r *Replier) Reply(ctx context.Context, tenantID, inboundID string, lastAtt
 	system, msgs := BuildPrompt(set.Instructions, lang, set.Knowledge.OnlyFromKnowledge, passages, msgs)
 
 	replyID := store.NewID()
-	// The conversation's owner is re-checked before the first streamed
-	// piece and then at most every deltaRecheck: once a person has taken
-	// over, nothing more is streamed and the model call is abandoned.
+	// Once a person has taken over, nothing more is streamed and the
+	// model call is abandoned.
 	callCtx, cancelCall := context.WithCancel(ctx)
 	defer cancelCall()
-	var lastCheck time.Time
-	takenOver := false
+	if watch == nil && r.watcher != nil {
+		// A job from an earlier release: the watch starts now, so the
+		// first piece is checked against the database.
+		watch = r.watcher.Subscribe(tenantID, conv.ID, watchBuffer)
+		defer watch.Close()
+		readAt = time.Time{}
+	}
+	guard := takeoverGuard{watch: watch, lastCheck: readAt, withBot: func() (bool, error) { return r.convs.WithBot(ctx, tenantID, conv.ID) }}
+	stream := deltaStream{send: func(text string) { r.convs.PublishDelta(ctx, tenantID, conv.ID, replyID, text) }}
 	resp, err := provider.Chat(callCtx, llm.Request{
 		Model: cfg.Model, System: system, Messages: msgs, Temperature: set.Model.Temperature, MaxTokens: set.Model.MaxOutputTokens,
 		Passages: passages, Question: in.Text, Fallback: set.FallbackMessage,
 	}, func(delta string) {
-		if takenOver {
+		if guard.takenOver() {
+			cancelCall()
 			return
 		}
-		if time.Since(lastCheck) >= deltaRecheck {
-			lastCheck = time.Now()
-			if withBot, err := r.convs.WithBot(ctx, tenantID, conv.ID); err == nil && !withBot {
-				takenOver = true
-				cancelCall()
-				return
-			}
-		}
-		r.convs.PublishDelta(ctx, tenantID, conv.ID, replyID, delta)
+		stream.add(delta)
 	})
-	if takenOver {
+	// What is pending goes out only after a complete answer, so the
+	// pieces a client saw add up to the model's text.
+	stream.finish(err == nil && !guard.gone)
+	if guard.gone {
 		log.Info("a person took over while the bot was answering; the reply is dropped")
 		return nil
 	}

@@ -274,7 +274,7 @@ func serve(ctx context.Context, args []string, env config.Lookup, stdio IO) erro
 	}
 
 	authSvc := auth.NewService(st, auth.Options{SessionIdle: cfg.SessionIdle, SessionAbsolute: cfg.SessionAbsolute, KeyRotationGrace: cfg.KeyRotationGrace})
-	sv, err := newServices(st, cfg, keys, bus, !*noWorkers, log)
+	sv, err := newServices(st, cfg, keys, bus, hub, !*noWorkers, log)
 	if err != nil {
 		return err
 	}
@@ -349,9 +349,11 @@ func serve(ctx context.Context, args []string, env config.Lookup, stdio IO) erro
 
 // newServices assembles the services from the configuration (internal/app
 // holds the wiring; this maps the settings onto it).
-func newServices(st *store.Store, cfg *config.Config, keys *secrets.Keyring, bus realtime.Publisher, work bool, log *slog.Logger) (*app.Services, error) {
+// hub is the local fan-out when it hears every process's events (nil in a
+// worker, which publishes but does not listen).
+func newServices(st *store.Store, cfg *config.Config, keys *secrets.Keyring, bus realtime.Publisher, hub *realtime.Hub, work bool, log *slog.Logger) (*app.Services, error) {
 	o := app.Options{
-		BaseURL: cfg.BaseURL.String(), Keys: keys, Bus: bus,
+		BaseURL: cfg.BaseURL.String(), Keys: keys, Bus: bus, Hub: hub,
 		LLM: llm.Config{
 			Provider: cfg.LLMProvider, BaseURL: cfg.LLMBaseURL, APIKey: cfg.LLMAPIKey, Model: cfg.LLMModel,
 			// One client for every model call: a provider is built per reply,
@@ -433,7 +435,7 @@ func worker(ctx context.Context, args []string, env config.Lookup, stdio IO) err
 			return err
 		})
 	}
-	sv, err := newServices(st, cfg, keys, bus, true, log)
+	sv, err := newServices(st, cfg, keys, bus, nil, true, log)
 	if err != nil {
 		return err
 	}

@@ -28,7 +28,7 @@ const MaxClientIDLen = 64
 // Enqueuer queues the bot's reply to an inbound message, in the
 // transaction that stores the message (so neither exists without the other).
 type Enqueuer interface {
-	EnqueueReply(ctx context.Context, tx *store.Tx, messageID, requestID string) error
+	EnqueueReply(ctx context.Context, tx *store.Tx, m store.Message, requestID string) error
 }
 
 // Service manages conversations and publishes their events.
@@ -116,21 +116,18 @@ type Deliverer interface {
 // SetDeliverer connects outbound delivery for provider channels.
 func (s *Service) SetDeliverer(d Deliverer) { s.deliver = d }
 
-// deliverAfter queues m for its provider when its channel has one.
-func (s *Service) deliverAfter(ctx context.Context, tx *store.Tx, channelID string, m *store.Message) (bool, error) {
+// deliverVia marks m for delivery by its provider when its channel (of
+// type channelType) has one, and reports whether it did.
+func (s *Service) deliverVia(channelType string, m *store.Message) bool {
 	if s.deliver == nil {
-		return false, nil
+		return false
 	}
-	ch, err := tx.GetChannel(ctx, channelID)
-	if err != nil {
-		return false, err
-	}
-	switch ch.Type {
+	switch channelType {
 	case "whatsapp", "messenger", "instagram", "telegram":
 		m.Delivery = "pending"
-		return true, nil
+		return true
 	}
-	return false, nil
+	return false
 }
 
 // Appended is the result of writing a message.
@@ -250,8 +247,14 @@ func (s *Service) appendInbound(ctx context.Context, tx *store.Tx, in Inbound, t
 		}
 		in.ContactID = ct.ID
 	}
+	// The channel's assistant decides whether a reply job is queued;
+	// read with the conversation, it costs no round trip of its own.
+	var ch *store.ChannelOf
+	clientIDTaken := in.ClientID != "" // unless the read below says otherwise
 	if in.ConversationID != "" {
-		conv, err = tx.GetConversation(ctx, in.ConversationID)
+		var w store.WriteTarget
+		w, err = tx.ConversationForWrite(ctx, in.ConversationID, in.ClientID)
+		conv, ch, clientIDTaken = w.Conversation, &w.Channel, w.ClientIDTaken
 	} else {
 		conv, err = tx.LatestConversation(ctx, in.ContactID)
 	}
@@ -266,7 +269,7 @@ func (s *Service) appendInbound(ctx context.Context, tx *store.Tx, in Inbound, t
 	if conv.ContactID != in.ContactID {
 		return out, false, apperr.New(apperr.NotFound, "conversation not found")
 	}
-	if in.ClientID != "" {
+	if clientIDTaken {
 		if m, err := tx.MessageByClientID(ctx, conv.ID, in.ClientID); err == nil {
 			return Appended{Message: m, Conversation: conv, Duplicate: true}, false, nil
 		} else if !apperr.Is(err, apperr.NotFound) {
@@ -311,12 +314,15 @@ func (s *Service) appendInbound(ctx context.Context, tx *store.Tx, in Inbound, t
 	if conv.Status == "bot" && s.replies != nil && !in.NoReply {
 		// Only a channel with an assistant gets a reply job: the queue
 		// costs writes that channels without a bot should not pay.
-		ch, err := tx.GetChannel(ctx, conv.ChannelID)
-		if err != nil {
-			return out, false, err
+		if ch == nil {
+			c, err := tx.GetChannel(ctx, conv.ChannelID)
+			if err != nil {
+				return out, false, err
+			}
+			ch = &store.ChannelOf{Type: c.Type, AssistantID: c.AssistantID}
 		}
 		if ch.AssistantID != "" {
-			if err := s.replies.EnqueueReply(ctx, tx, m.ID, in.RequestID); err != nil {
+			if err := s.replies.EnqueueReply(ctx, tx, m, in.RequestID); err != nil {
 				return out, false, fmt.Errorf("enqueue reply: %w", err)
 			}
 		}
@@ -399,10 +405,11 @@ func (s *Service) storeBotMessage(ctx context.Context, tenantID string, m store.
 	stored := false
 	var out store.Message
 	err := s.store.Write(ctx, store.TenantScope(tenantID), func(tx *store.Tx) error {
-		conv, err := tx.GetConversation(ctx, m.ConversationID)
+		w, err := tx.ConversationForWrite(ctx, m.ConversationID, "")
 		if err != nil {
 			return err
 		}
+		conv, ch := w.Conversation, w.Channel
 		if conv.Status != "bot" {
 			return nil
 		}
@@ -414,10 +421,7 @@ func (s *Service) storeBotMessage(ctx context.Context, tenantID string, m store.
 				return err
 			}
 		}
-		deliver, err := s.deliverAfter(ctx, tx, conv.ChannelID, &m)
-		if err != nil {
-			return err
-		}
+		deliver := s.deliverVia(ch.Type, &m)
 		out, err = tx.AppendMessage(ctx, m)
 		if err != nil {
 			return err
@@ -544,11 +548,12 @@ func (s *Service) PostAgentMessage(ctx context.Context, p *auth.Principal, conve
 	var out Appended
 	statusChanged := false
 	write := func(tx *store.Tx) error {
-		conv, err := tx.GetConversation(ctx, conversationID)
+		w, err := tx.ConversationForWrite(ctx, conversationID, am.ClientID)
 		if err != nil {
 			return err
 		}
-		if am.ClientID != "" {
+		conv, ch := w.Conversation, w.Channel
+		if w.ClientIDTaken {
 			if m, err := tx.MessageByClientID(ctx, conv.ID, am.ClientID); err == nil {
 				out = Appended{Message: m, Conversation: conv, Duplicate: true}
 				return nil
@@ -567,12 +572,7 @@ func (s *Service) PostAgentMessage(ctx context.Context, p *auth.Principal, conve
 			conv.Status, conv.AssigneeID, statusChanged = "human", assignee, true
 		}
 		msg := store.Message{ConversationID: conv.ID, Role: role, Text: text, ClientID: am.ClientID, AuthorID: author, Meta: am.Meta}
-		deliver := false
-		if !am.Note {
-			if deliver, err = s.deliverAfter(ctx, tx, conv.ChannelID, &msg); err != nil {
-				return err
-			}
-		}
+		deliver := !am.Note && s.deliverVia(ch.Type, &msg)
 		m, err := tx.AppendMessage(ctx, msg)
 		if err != nil {
 			return err

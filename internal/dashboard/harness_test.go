@@ -67,7 +67,7 @@ func newEnv(t *testing.T, d store.Dialect) *env {
 		t.Fatal(err)
 	}
 	hub := realtime.NewHub()
-	sv, err := app.New(st, app.Options{BaseURL: srv.URL, Keys: keys, Bus: hub, Fetch: fetch.Options{Timeout: 5 * time.Second}, MaxUploadBytes: 2 << 20,
+	sv, err := app.New(st, app.Options{BaseURL: srv.URL, Keys: keys, Bus: hub, Hub: hub, Fetch: fetch.Options{Timeout: 5 * time.Second}, MaxUploadBytes: 2 << 20,
 		GraphURL: "http://127.0.0.1:9", TelegramURL: "http://127.0.0.1:9", ProviderHTTP: &http.Client{Timeout: 5 * time.Second},
 		Work: true, Log: log})
 	if err != nil {

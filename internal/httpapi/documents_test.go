@@ -283,17 +283,17 @@ func TestAnotherProcessSeesNewDocumentsWithoutRestarting(t *testing.T) {
 		ctx := context.Background()
 		other := knowledge.NewService(e.st, realtime.NewHub(), nil, nil, knowledge.Options{}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 		tn := e.newTenant("Two processes")
-		if ps, err := other.Retrieve(ctx, tn.ID, "quokka", 5, 0); err != nil || len(ps) != 0 {
+		if ps, err := other.Retrieve(ctx, tn.ID, -1, "quokka", 5, 0); err != nil || len(ps) != 0 {
 			t.Fatalf("before: %v %v", ps, err)
 		}
 		d := e.as(tn.Key).do("POST", "/api/v1/documents", map[string]any{"title": "Animals", "text": "The quokka smiles."}).must(t, 202).JSON(t)
 		e.awaitDocument(tn.Key, d["id"].(string), "ready")
-		ps, err := other.Retrieve(ctx, tn.ID, "quokka", 5, 0)
+		ps, err := other.Retrieve(ctx, tn.ID, -1, "quokka", 5, 0)
 		if err != nil || len(ps) != 1 || ps[0].DocumentID != d["id"] {
 			t.Fatalf("the other process found %v (%v)", ps, err)
 		}
 		e.as(tn.Key).do("DELETE", "/api/v1/documents/"+d["id"].(string), nil).must(t, 204)
-		if ps, _ := other.Retrieve(ctx, tn.ID, "quokka", 5, 0); len(ps) != 0 {
+		if ps, _ := other.Retrieve(ctx, tn.ID, -1, "quokka", 5, 0); len(ps) != 0 {
 			t.Fatalf("the other process still finds a deleted document: %v", ps)
 		}
 	})

@@ -106,7 +106,7 @@ func TestDocumentsWithEmbeddingsAreFoundByMeaning(t *testing.T) {
 			if len(rs) == 0 || rs[0]["document_id"] != id || rs[0]["relevance"].(float64) < 0.99 {
 				t.Fatalf("searching by meaning found %v, want %s first with relevance 1", rs, id)
 			}
-			ps, err := e.kb.Retrieve(context.Background(), tn.ID, query, 5, 0.5)
+			ps, err := e.kb.Retrieve(context.Background(), tn.ID, -1, query, 5, 0.5)
 			if err != nil || len(ps) == 0 || ps[0].DocumentID != id {
 				t.Errorf("Retrieve by meaning = %v (%v), want %s", ps, err, id)
 			}

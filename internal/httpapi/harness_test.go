@@ -111,7 +111,7 @@ func newEnv(t *testing.T, d store.Dialect, opts ...envOptions) *env {
 	if o.telegramURL == "" {
 		o.telegramURL = "http://127.0.0.1:9"
 	}
-	sv, err := app.New(st, app.Options{BaseURL: o.cfg.BaseURL, Keys: keys, Bus: hub, LLM: o.llm, Embedder: o.embed,
+	sv, err := app.New(st, app.Options{BaseURL: o.cfg.BaseURL, Keys: keys, Bus: hub, Hub: hub, LLM: o.llm, Embedder: o.embed,
 		Fetch: fetch.Options{Allow: o.fetchAllow, Timeout: 5 * time.Second}, MaxUploadBytes: 2 << 20,
 		GraphURL: o.graphURL, TelegramURL: o.telegramURL, ProviderHTTP: &http.Client{Timeout: 10 * time.Second},
 		Work: true, Log: log})

@@ -118,7 +118,7 @@ func TestAWorkerKilledMidReplyStillYieldsExactlyOneReply(t *testing.T) {
 			convID := listOf(t, e.as(b.tn.Key).do("GET", "/api/v1/conversations", nil).must(t, 200)).Items[0]["id"].(string)
 			inbound := messagesOf(t, e.as(b.tn.Key), convID, "")[0]["id"].(string)
 			// At-least-once delivery again: the same job runs once more.
-			if err := e.replier.Reply(context.Background(), b.tn.ID, inbound, false); err != nil {
+			if err := e.replier.Reply(context.Background(), b.tn.ID, "", inbound, false); err != nil {
 				t.Fatal(err)
 			}
 			time.Sleep(300 * time.Millisecond)

@@ -687,7 +687,7 @@ func TestAWorkerStoppedMidCallIsRetriedByAnotherIntoExactlyOneReply(t *testing.T
 		}
 		settleReplyJobs(t, e)
 		for _, last := range []bool{false, true} {
-			if err := e.replier.Reply(ctx, b.tn.ID, inbound, last); err != nil {
+			if err := e.replier.Reply(ctx, b.tn.ID, "", inbound, last); err != nil {
 				t.Fatalf("replying again: %v", err)
 			}
 		}

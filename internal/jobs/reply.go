@@ -16,7 +16,10 @@ import (
 type ReplyArgs struct {
 	TenantID  string `json:"tenant_id"`
 	MessageID string `json:"message_id"`
-	RequestID string `json:"request_id,omitempty"`
+	// ConversationID lets the reply watch the conversation for a takeover
+	// from the start (absent from jobs queued by earlier releases).
+	ConversationID string `json:"conversation_id,omitempty"`
+	RequestID      string `json:"request_id,omitempty"`
 }
 
 // Kind names the job.
@@ -39,7 +42,7 @@ func (w *replyWorker) Timeout(*river.Job[ReplyArgs]) time.Duration { return 3 * 
 func (w *replyWorker) Work(ctx context.Context, job *river.Job[ReplyArgs]) error {
 	a := job.Args
 	last := job.Attempt >= job.MaxAttempts
-	err := w.replier.Reply(ctx, a.TenantID, a.MessageID, last)
+	err := w.replier.Reply(ctx, a.TenantID, a.ConversationID, a.MessageID, last)
 	if err != nil {
 		w.log.Warn("reply attempt failed", "error", err, "tenant_id", a.TenantID, "message_id", a.MessageID, "request_id", a.RequestID, "attempt", job.Attempt)
 		var p assistants.Permanent
@@ -57,6 +60,6 @@ func AddReplyWorker(workers *river.Workers, r *assistants.Replier, log *slog.Log
 
 // EnqueueReply queues the reply to an inbound message in the transaction
 // that stores it (conversations.Enqueuer).
-func (c *Client) EnqueueReply(ctx context.Context, tx *store.Tx, messageID, requestID string) error {
-	return c.InsertTx(ctx, tx.SQL(), ReplyArgs{TenantID: tx.TenantID(), MessageID: messageID, RequestID: requestID}, nil)
+func (c *Client) EnqueueReply(ctx context.Context, tx *store.Tx, m store.Message, requestID string) error {
+	return c.InsertTx(ctx, tx.SQL(), ReplyArgs{TenantID: tx.TenantID(), MessageID: m.ID, ConversationID: m.ConversationID, RequestID: requestID}, nil)
 }

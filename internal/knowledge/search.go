@@ -79,7 +79,9 @@ func newIndexes(st *store.Store, idle time.Duration, maxChunks int) *indexes {
 const loadBatch = 500
 
 // get returns the tenant's index, caught up with the database.
-func (is *indexes) get(ctx context.Context, tenantID string) (*tenantIndex, error) {
+// get returns the tenant's index, caught up to its knowledge version;
+// version < 0 means not known yet (it is read first).
+func (is *indexes) get(ctx context.Context, tenantID string, version int64) (*tenantIndex, error) {
 	now := is.now()
 	is.mu.Lock()
 	ti, ok := is.m[tenantID]
@@ -99,7 +101,7 @@ func (is *indexes) get(ctx context.Context, tenantID string) (*tenantIndex, erro
 	}
 	is.mu.Unlock()
 
-	if err := ti.catchUp(ctx, is.st, tenantID); err != nil {
+	if err := ti.catchUp(ctx, is.st, tenantID, version); err != nil {
 		return nil, fmt.Errorf("load the knowledge index: %w", err)
 	}
 
@@ -139,17 +141,19 @@ func (is *indexes) drop(tenantID string, ti *tenantIndex) {
 	is.total -= ti.size
 }
 
-// catchUp brings the index to the tenant's current knowledge version.
-func (ti *tenantIndex) catchUp(ctx context.Context, st *store.Store, tenantID string) error {
+// catchUp brings the index to the tenant's knowledge version v (read
+// here when v < 0).
+func (ti *tenantIndex) catchUp(ctx context.Context, st *store.Store, tenantID string, v int64) error {
 	scope := store.TenantScope(tenantID)
-	var v int64
-	err := st.Read(ctx, scope, func(tx *store.Tx) error {
-		var err error
-		v, err = tx.KnowledgeVersion(ctx)
-		return err
-	})
-	if err != nil {
-		return err
+	if v < 0 {
+		err := st.Read(ctx, scope, func(tx *store.Tx) error {
+			var err error
+			v, err = tx.KnowledgeVersion(ctx)
+			return err
+		})
+		if err != nil {
+			return err
+		}
 	}
 	if cur := ti.current.Load(); cur >= 0 && cur >= v {
 		return nil // up to date: no lock taken
@@ -311,12 +315,12 @@ func (s *Service) Search(ctx context.Context, p *auth.Principal, req SearchReque
 	if _, err := p.Scope(); err != nil {
 		return nil, err
 	}
-	return s.search(ctx, p.TenantID, req)
+	return s.search(ctx, p.TenantID, -1, req)
 }
 
 // search runs a validated query for a tenant.
-func (s *Service) search(ctx context.Context, tenantID string, req SearchRequest) ([]Result, error) {
-	ti, err := s.indexes.get(ctx, tenantID)
+func (s *Service) search(ctx context.Context, tenantID string, version int64, req SearchRequest) ([]Result, error) {
+	ti, err := s.indexes.get(ctx, tenantID, version)
 	if err != nil {
 		return nil, err
 	}
@@ -410,17 +414,19 @@ func coverage(queryTerms []string, text string) float64 {
 }
 
 // Retrieve finds passages for a reply (assistants.Retriever): the best
-// topK chunks whose relevance reaches minRelevance.
-func (s *Service) Retrieve(ctx context.Context, tenantID, query string, topK int, minRelevance float64) ([]llm.Passage, error) {
+// topK chunks whose relevance reaches minRelevance. version is the
+// tenant's knowledge version as the caller read it (-1: read it here); at
+// 0 nothing was ever indexed, so there is nothing to search.
+func (s *Service) Retrieve(ctx context.Context, tenantID string, version int64, query string, topK int, minRelevance float64) ([]llm.Passage, error) {
 	query = strings.TrimSpace(query)
-	if query == "" {
+	if query == "" || version == 0 {
 		return nil, nil
 	}
 	if utf8.RuneCountInString(query) > maxQuery {
 		query = string([]rune(query)[:maxQuery])
 	}
 	start := time.Now()
-	rs, err := s.search(ctx, tenantID, SearchRequest{Query: query, TopK: min(max(topK, 1), maxTopK)})
+	rs, err := s.search(ctx, tenantID, version, SearchRequest{Query: query, TopK: min(max(topK, 1), maxTopK)})
 	if err != nil {
 		return nil, err
 	}

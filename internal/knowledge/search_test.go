@@ -50,7 +50,7 @@ func TestAChunkFoundOnlyByMeaningIsRetrievedAboveTheSimilarityFloor(t *testing.T
 	ctx := context.Background()
 
 	// No word in common with the shipping document, the same meaning.
-	ps, err := k.s.Retrieve(ctx, tenantID, "when do you dispatch packages", 5, 0)
+	ps, err := k.s.Retrieve(ctx, tenantID, -1, "when do you dispatch packages", 5, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,7 +58,7 @@ func TestAChunkFoundOnlyByMeaningIsRetrievedAboveTheSimilarityFloor(t *testing.T
 		t.Errorf("a paraphrase retrieved %+v, want only the shipping document with relevance 1 (its cosine similarity)", ps)
 	}
 	// An assistant's minimum relevance still applies.
-	if ps, _ := k.s.Retrieve(ctx, tenantID, "when do you dispatch packages", 5, 0.995); len(ps) != 1 {
+	if ps, _ := k.s.Retrieve(ctx, tenantID, -1, "when do you dispatch packages", 5, 0.995); len(ps) != 1 {
 		t.Errorf("min relevance below the similarity dropped the passage: %+v", ps)
 	}
 
@@ -66,19 +66,19 @@ func TestAChunkFoundOnlyByMeaningIsRetrievedAboveTheSimilarityFloor(t *testing.T
 	// neighbour, but below the floor: the search lists it with no
 	// relevance, and Retrieve leaves it out.
 	const faint = "refund repay reimburse refunds package"
-	rs, err := k.s.search(ctx, tenantID, SearchRequest{Query: faint, TopK: 5})
+	rs, err := k.s.search(ctx, tenantID, -1, SearchRequest{Query: faint, TopK: 5})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(rs) == 0 || rs[0].DocumentID != shipping || rs[0].Relevance != 0 {
 		t.Errorf("search for a faint match = %+v, want the shipping document first with relevance 0", rs)
 	}
-	if ps, err := k.s.Retrieve(ctx, tenantID, faint, 5, 0); err != nil || len(ps) != 0 {
+	if ps, err := k.s.Retrieve(ctx, tenantID, -1, faint, 5, 0); err != nil || len(ps) != 0 {
 		t.Errorf("Retrieve of a faint match = %+v, %v; want nothing", ps, err)
 	}
 
 	// Keyword matches keep their coverage when it is the higher measure.
-	ps, err = k.s.Retrieve(ctx, tenantID, "warehouse weekday", 5, 0)
+	ps, err = k.s.Retrieve(ctx, tenantID, -1, "warehouse weekday", 5, 0)
 	if err != nil || len(ps) == 0 || ps[0].DocumentID != shipping || ps[0].Score != 1 {
 		t.Errorf("a keyword query retrieved %+v (%v), want the shipping document with relevance 1", ps, err)
 	}
@@ -92,7 +92,7 @@ func (c *clock) Now() time.Time { return c.now }
 // found reports the documents a tenant's search returns.
 func (k *testKB) found(tenantID, query string) []string {
 	k.t.Helper()
-	ps, err := k.s.Retrieve(context.Background(), tenantID, query, 10, 0)
+	ps, err := k.s.Retrieve(context.Background(), tenantID, -1, query, 10, 0)
 	if err != nil {
 		k.t.Fatal(err)
 	}
@@ -226,7 +226,7 @@ func TestSearchesRunWhileDocumentsArriveAndIndexesAreDropped(t *testing.T) {
 			defer wg.Done()
 			tenant := []string{a, b}[i%2]
 			for ctx.Err() == nil {
-				if _, err := k.s.Retrieve(ctx, tenant, "parcels ship", 5, 0); err != nil && ctx.Err() == nil {
+				if _, err := k.s.Retrieve(ctx, tenant, -1, "parcels ship", 5, 0); err != nil && ctx.Err() == nil {
 					errs <- err
 					return
 				}

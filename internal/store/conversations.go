@@ -80,15 +80,30 @@ type Conversation struct {
 const conversationCols = `id, channel_id, contact_id, status, assignee_id, last_seq, last_message_at, created_at, last_inbound_at, needs_template`
 
 func scanConversation(sc interface{ Scan(...any) error }) (Conversation, error) {
-	var c Conversation
-	var asg sql.NullString
-	var lm, cr, li int64
-	err := sc.Scan(&c.ID, &c.ChannelID, &c.ContactID, &c.Status, &asg, &c.LastSeq, &lm, &cr, &li, &c.NeedsTemplate)
-	c.AssigneeID, c.LastMessageAt, c.CreatedAt = asg.String, fromMicros(lm), fromMicros(cr)
-	if li > 0 {
-		c.LastInboundAt = fromMicros(li)
+	var r conversationRow
+	err := sc.Scan(r.dest()...)
+	return r.value(), err
+}
+
+// conversationRow holds a scanned conversation's raw columns, so a query
+// joining it with other tables can scan it in the same row.
+type conversationRow struct {
+	c          Conversation
+	asg        sql.NullString
+	lm, cr, li int64
+}
+
+func (r *conversationRow) dest() []any {
+	return []any{&r.c.ID, &r.c.ChannelID, &r.c.ContactID, &r.c.Status, &r.asg, &r.c.LastSeq, &r.lm, &r.cr, &r.li, &r.c.NeedsTemplate}
+}
+
+func (r *conversationRow) value() Conversation {
+	c := r.c
+	c.AssigneeID, c.LastMessageAt, c.CreatedAt = r.asg.String, fromMicros(r.lm), fromMicros(r.cr)
+	if r.li > 0 {
+		c.LastInboundAt = fromMicros(r.li)
 	}
-	return c, err
+	return c
 }
 
 // CreateConversation opens a conversation with the bot.

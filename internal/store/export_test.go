@@ -16,3 +16,7 @@ func (t *Tx) InsertForeignKeyRow(ctx context.Context, tenantID string) error {
 	_, err := t.exec(ctx, `INSERT INTO api_keys (tenant_id, id, name, prefix, key_hash, scopes, created_at) VALUES ($1, $2, 'x', 'x', $3, 'read', 0)`, tenantID, NewID(), NewID())
 	return err
 }
+
+// BeginsInOneQuery reports whether a transaction in scope begins with the
+// combined BEGIN and set_config query, and that query.
+func BeginsInOneQuery(scope Scope, readOnly bool) (string, bool) { return beginScoped(scope, readOnly) }

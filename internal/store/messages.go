@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -35,17 +36,31 @@ type Message struct {
 const messageCols = `id, conversation_id, channel_id, seq, role, text, client_id, provider_message_id, author_id, delivery, citations, reply_to, meta, created_at, delivery_error`
 
 func scanMessage(sc interface{ Scan(...any) error }) (Message, error) {
-	var m Message
-	var cid, pid, rt sql.NullString
-	var cit, meta string
-	var cr int64
-	err := sc.Scan(&m.ID, &m.ConversationID, &m.ChannelID, &m.Seq, &m.Role, &m.Text, &cid, &pid, &m.AuthorID, &m.Delivery, &cit, &rt, &meta, &cr, &m.DeliveryError)
-	m.ClientID, m.ProviderMessageID, m.Citations, m.CreatedAt = cid.String, pid.String, json.RawMessage(cit), fromMicros(cr)
-	m.ReplyTo = rt.String
-	if meta != "{}" && meta != "" {
-		m.Meta = json.RawMessage(meta)
+	var r messageRow
+	err := sc.Scan(r.dest()...)
+	return r.value(), err
+}
+
+// messageRow holds a scanned message's raw columns (see conversationRow).
+type messageRow struct {
+	m            Message
+	cid, pid, rt sql.NullString
+	cit, meta    string
+	cr           int64
+}
+
+func (r *messageRow) dest() []any {
+	return []any{&r.m.ID, &r.m.ConversationID, &r.m.ChannelID, &r.m.Seq, &r.m.Role, &r.m.Text, &r.cid, &r.pid, &r.m.AuthorID, &r.m.Delivery, &r.cit, &r.rt, &r.meta, &r.cr, &r.m.DeliveryError}
+}
+
+func (r *messageRow) value() Message {
+	m := r.m
+	m.ClientID, m.ProviderMessageID, m.Citations, m.CreatedAt = r.cid.String, r.pid.String, json.RawMessage(r.cit), fromMicros(r.cr)
+	m.ReplyTo = r.rt.String
+	if r.meta != "{}" && r.meta != "" {
+		m.Meta = json.RawMessage(r.meta)
 	}
-	return m, err
+	return m
 }
 
 // MessageByClientID finds a message by the id its client gave it.
@@ -58,16 +73,10 @@ func (t *Tx) MessageByClientID(ctx context.Context, conversationID, clientID str
 // conversation row's update serialises concurrent writers, so seqs never
 // collide or skip.
 func (t *Tx) AppendMessage(ctx context.Context, m Message) (Message, error) {
-	var seq int64
-	err := t.queryRow(ctx, `UPDATE conversations SET last_seq = last_seq + 1, last_message_at = $1, updated_at = $1
-WHERE tenant_id = $2 AND id = $3 RETURNING last_seq, channel_id`, micros(t.Now), t.tenant(), m.ConversationID).Scan(&seq, &m.ChannelID)
-	if err != nil {
-		return Message{}, notFound(err, "conversation")
-	}
 	if m.ID == "" {
 		m.ID = NewID()
 	}
-	m.Seq, m.CreatedAt = seq, t.Now
+	m.CreatedAt = t.Now
 	if len(m.Citations) == 0 {
 		m.Citations = json.RawMessage("[]")
 	}
@@ -75,16 +84,41 @@ WHERE tenant_id = $2 AND id = $3 RETURNING last_seq, channel_id`, micros(t.Now),
 	if len(m.Meta) > 0 {
 		meta = string(m.Meta)
 	}
-	_, err = t.exec(ctx, `INSERT INTO messages (tenant_id, `+messageCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
-		t.tenant(), m.ID, m.ConversationID, m.ChannelID, m.Seq, m.Role, m.Text, nullString(m.ClientID), nullString(m.ProviderMessageID), m.AuthorID, m.Delivery, string(m.Citations), nullString(m.ReplyTo), meta, micros(t.Now), m.DeliveryError)
+	args := []any{t.tenant(), m.ID, m.ConversationID, m.Role, m.Text, nullString(m.ClientID), nullString(m.ProviderMessageID), m.AuthorID, m.Delivery,
+		string(m.Citations), nullString(m.ReplyTo), meta, micros(t.Now), m.DeliveryError}
+	var err error
+	if t.dialect == Postgres {
+		// One statement, one round trip: every message a conversation
+		// gets (two per bot reply) pays for it.
+		err = t.queryRow(ctx, appendMessagePostgres, args...).Scan(&m.Seq, &m.ChannelID)
+	} else {
+		err = t.queryRow(ctx, `UPDATE conversations SET last_seq = last_seq + 1, last_message_at = $2, updated_at = $2
+WHERE tenant_id = $1 AND id = $3 RETURNING last_seq, channel_id`, t.tenant(), micros(t.Now), m.ConversationID).Scan(&m.Seq, &m.ChannelID)
+		if err == nil {
+			_, err = t.exec(ctx, `INSERT INTO messages (tenant_id, id, conversation_id, channel_id, seq, role, text, client_id, provider_message_id, author_id, delivery, citations, reply_to, meta, created_at, delivery_error)
+VALUES ($1, $2, $3, $15, $16, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`, append(args, m.ChannelID, m.Seq)...)
+		}
+	}
 	if isUniqueViolation(err) {
 		return Message{}, ErrDuplicate
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return Message{}, notFound(err, "conversation")
 	}
 	if err != nil {
 		return Message{}, fmt.Errorf("append message: %w", err)
 	}
 	return m, nil
 }
+
+// appendMessagePostgres takes the conversation's next seq and stores the
+// message with it; no conversation, no row (sql.ErrNoRows).
+const appendMessagePostgres = `WITH c AS (
+    UPDATE conversations SET last_seq = last_seq + 1, last_message_at = $13, updated_at = $13
+    WHERE tenant_id = $1 AND id = $3 RETURNING last_seq, channel_id)
+INSERT INTO messages (tenant_id, id, conversation_id, channel_id, seq, role, text, client_id, provider_message_id, author_id, delivery, citations, reply_to, meta, created_at, delivery_error)
+SELECT $1, $2, $3, c.channel_id, c.last_seq, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14 FROM c
+RETURNING seq, channel_id`
 
 // GetMessage reads one message.
 func (t *Tx) GetMessage(ctx context.Context, id string) (Message, error) {

@@ -44,9 +44,9 @@ func OpenPostgres(ctx context.Context, dsn string) (*Store, error) {
 			return err
 		}))
 	}
-	app := stdlib.OpenDB(*cfg, opts...)
+	app := sql.OpenDB(scopedConnector{stdlib.GetConnector(*cfg, opts...)})
 	app.SetMaxOpenConns(20)
-	app.SetMaxIdleConns(10)
+	app.SetMaxIdleConns(20)
 	s := &Store{dialect: Postgres, write: app, read: app, migrator: mig, closers: []func() error{mig.Close, app.Close}}
 	s.restricted = privileged
 	if err := s.grantAppRole(ctx); err != nil {

@@ -193,6 +193,11 @@ func (s *Store) run(ctx context.Context, db interface {
 		return apperr.Wrap(errors.New("tenant scope without a tenant"), "internal error")
 	}
 	opts := &sql.TxOptions{ReadOnly: readOnly && s.dialect == Postgres}
+	var req *scopeRequest
+	if s.dialect == Postgres && setScope {
+		req = &scopeRequest{scope: scope}
+		ctx = context.WithValue(ctx, scopeRequestKey{}, req)
+	}
 	sqlTx, err := db.BeginTx(ctx, opts)
 	if err != nil {
 		return fmt.Errorf("begin transaction: %w", err)
@@ -211,7 +216,7 @@ func (s *Store) run(ctx context.Context, db interface {
 			err = fmt.Errorf("commit: %w", cerr)
 		}
 	}()
-	if s.dialect == Postgres && setScope {
+	if req != nil && !req.applied {
 		if err := setPostgresScope(ctx, sqlTx, scope); err != nil {
 			return err
 		}
