@@ -43,17 +43,10 @@ func (c scopedConnector) Connect(ctx context.Context) (driver.Conn, error) {
 	return &scopedConn{pgxDriverConn: pc, pgx: pc.Conn()}, nil
 }
 
-// pgxDriverConn is everything database/sql uses of pgx's connection; the
-// wrapper must pass each on, or database/sql would take slower paths (or
-// refuse pgx's own argument types, without NamedValueChecker).
+// pgxDriverConn is what database/sql uses of pgx's connection; without
+// NamedValueChecker it would refuse pgx's own argument types.
 type pgxDriverConn interface {
-	driver.Conn
-	driver.ConnBeginTx
-	driver.ConnPrepareContext
-	driver.ExecerContext
-	driver.QueryerContext
-	driver.Pinger
-	driver.SessionResetter
+	driverConn
 	driver.NamedValueChecker
 }
 

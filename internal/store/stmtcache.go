@@ -40,9 +40,9 @@ func (c cachingConnector) Connect(context.Context) (driver.Conn, error) {
 
 func (c cachingConnector) Driver() driver.Driver { return c.drv }
 
-// cacheableConn is what the cache needs of the driver's connection, and
-// everything database/sql would otherwise have used of it.
-type cacheableConn interface {
+// driverConn is what database/sql uses of a driver's connection: a
+// wrapper must pass each on, or database/sql takes slower paths.
+type driverConn interface {
 	driver.Conn
 	driver.ConnBeginTx
 	driver.ConnPrepareContext
@@ -50,6 +50,11 @@ type cacheableConn interface {
 	driver.QueryerContext
 	driver.Pinger
 	driver.SessionResetter
+}
+
+// cacheableConn is what the cache needs of modernc's connection.
+type cacheableConn interface {
+	driverConn
 	driver.Validator
 }
 
