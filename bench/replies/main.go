@@ -71,6 +71,7 @@ import (
 	"github.com/metachat/metachat/bench/internal/benchkit"
 	"github.com/metachat/metachat/internal/assistants"
 	"github.com/metachat/metachat/internal/cli"
+	"github.com/metachat/metachat/internal/conversations"
 	"github.com/metachat/metachat/internal/jobs"
 	"github.com/metachat/metachat/internal/llm"
 	"github.com/metachat/metachat/internal/llm/fake"
@@ -84,7 +85,7 @@ const childArg = "__replies-bench-child"
 // The job queue's settings, from internal/jobs (jobs.New): printed with the
 // results because they bound what the pipeline can do.
 const (
-	riverWorkers      = 20
+	riverWorkers      = jobs.DefaultWorkers
 	riverCooldown     = 20 * time.Millisecond
 	riverPollInterval = 100 * time.Millisecond
 )
@@ -478,6 +479,39 @@ func pressure(what string) time.Duration {
 // pgStats reads the database's activity counters (PostgreSQL only):
 // transactions and rows written. The counters are flushed by each backend
 // at most once a second, so a reading lags by up to about a second.
+// analyzeSchema gives the tables of db's schema planner statistics (nil
+// db: SQLite, nothing to do). A fresh schema has none until autovacuum's
+// first visit, up to a minute in; a statement prepared before then (pgx
+// prepares each once per connection) may keep a plan made for empty
+// tables, a sequential scan that grows with every message. A database in
+// use always has statistics, and ANALYZE makes PostgreSQL plan again.
+func analyzeSchema(ctx context.Context, db *sql.DB) error {
+	if db == nil {
+		return nil
+	}
+	rows, err := db.QueryContext(ctx, `SELECT format('%I.%I', schemaname, tablename) FROM pg_tables WHERE schemaname = current_schema()`)
+	if err != nil {
+		return fmt.Errorf("list tables to analyze: %w", err)
+	}
+	var names []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			rows.Close()
+			return err
+		}
+		names = append(names, n)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil || len(names) == 0 {
+		return err
+	}
+	if _, err := db.ExecContext(ctx, `ANALYZE `+strings.Join(names, ", ")); err != nil {
+		return fmt.Errorf("analyze: %w", err)
+	}
+	return nil
+}
+
 func pgStats(db *sql.DB) map[string]float64 {
 	if db == nil {
 		return nil
@@ -805,7 +839,7 @@ func runBaseline(ctx context.Context, o options, cl *benchkit.Cleanup, tmp strin
 				return err
 			}
 			in = m
-			return q.EnqueueReply(ctx, tx, m, "bench")
+			return q.EnqueueReplies(ctx, tx, []conversations.ReplyRequest{{Message: m, RequestID: "bench"}})
 		})
 		if err != nil {
 			return fmt.Errorf("inbound: %w", err)
@@ -833,6 +867,11 @@ func runBaseline(ctx context.Context, o options, cl *benchkit.Cleanup, tmp strin
 	}
 	wg.Wait()
 	res.warm = o.visitors
+	if o.dialect == "postgres" {
+		if err := analyzeSchema(ctx, st.MigratorDB()); err != nil {
+			return nil, err
+		}
+	}
 
 	benchkit.Progress("baseline: %d writers for %s", o.visitors, o.duration)
 	var statsDB *sql.DB
@@ -1371,6 +1410,9 @@ func runPhase(ctx context.Context, o options, cl *client, srv, fk *child, statsD
 	wg.Wait()
 	ph.warmTime = time.Since(t0)
 	time.Sleep(300 * time.Millisecond) // let River's completer settle the warm-up jobs
+	if err := analyzeSchema(ctx, statsDB); err != nil {
+		return nil, err
+	}
 
 	// The measured window.
 	benchkit.Progress("%s: %d visitors in a closed loop for %s", label, len(vs), o.duration)

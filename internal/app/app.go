@@ -50,7 +50,10 @@ type Options struct {
 	// Work runs the job workers (false: `serve --no-workers` only
 	// enqueues); Periodic adds the periodic jobs (daily analytics).
 	Work, Periodic bool
-	Log            *slog.Logger
+	// Workers bounds the replies and deliveries a process works at once
+	// (0: jobs.DefaultWorkers).
+	Workers int
+	Log     *slog.Logger
 }
 
 // Services are the assembled services.
@@ -108,7 +111,7 @@ func (s *Services) NewQueue(work bool) (*jobs.Client, error) {
 	if s.o.Periodic {
 		periodic = append(jobs.AddAnalytics(workers, s.st, s.o.Log), jobs.WebhookSweep())
 	}
-	q, err := jobs.New(s.st, jobs.Options{Work: work, Workers: workers, Log: s.o.Log, Periodic: periodic})
+	q, err := jobs.New(s.st, jobs.Options{Work: work, Workers: workers, Concurrency: s.o.Workers, Log: s.o.Log, Periodic: periodic})
 	if err != nil {
 		return nil, fmt.Errorf("job queue: %w", err)
 	}

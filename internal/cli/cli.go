@@ -366,7 +366,7 @@ func newServices(st *store.Store, cfg *config.Config, keys *secrets.Keyring, bus
 		ChunkWords:     cfg.ChunkWords, ChunkOverlapWords: cfg.ChunkOverlapWords,
 		GraphURL: cfg.MetaGraphURL, TelegramURL: cfg.TelegramAPIURL,
 		ProviderHTTP: newHTTPClient(30 * time.Second),
-		Work:         work, Periodic: true,
+		Work:         work, Periodic: true, Workers: cfg.Workers,
 		Log: log,
 	}
 	if cfg.ChunkOverlapWords == 0 {

@@ -57,6 +57,9 @@ type Config struct {
 	// a chunk repeats (0: none; at most half of ChunkWords).
 	ChunkWords        int // METACHAT_CHUNK_WORDS
 	ChunkOverlapWords int // METACHAT_CHUNK_OVERLAP_WORDS
+	// Workers is how many replies and deliveries a process works on at
+	// once; each mostly waits for a model or a provider.
+	Workers int // METACHAT_WORKERS
 
 	WidgetSessionRate float64 // METACHAT_WIDGET_SESSION_RATE: widget sessions per second per IP
 	WidgetMessageRate float64 // METACHAT_WIDGET_MESSAGE_RATE: messages per second per visitor
@@ -182,6 +185,11 @@ func Load(env Lookup) (*Config, error) {
 	if c.MaxUploadBytes, err = intVar(get, "METACHAT_MAX_UPLOAD_BYTES", 20<<20, 1024, 1<<30); err != nil {
 		return nil, err
 	}
+	workers, err := intVar(get, "METACHAT_WORKERS", 100, 1, 10000)
+	if err != nil {
+		return nil, err
+	}
+	c.Workers = int(workers)
 	chunkWords, err := intVar(get, "METACHAT_CHUNK_WORDS", 220, 50, 2000)
 	if err != nil {
 		return nil, err

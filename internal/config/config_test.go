@@ -55,6 +55,7 @@ type summary struct {
 	SecureCookies    bool
 	ChunkWords       int
 	ChunkOverlap     int
+	Workers          int
 }
 
 func summarise(c *config.Config) summary {
@@ -82,6 +83,7 @@ func summarise(c *config.Config) summary {
 		SecureCookies:    c.SecureCookies(),
 		ChunkWords:       c.ChunkWords,
 		ChunkOverlap:     c.ChunkOverlapWords,
+		Workers:          c.Workers,
 	}
 	for _, p := range c.TrustedProxies {
 		s.TrustedProxies = append(s.TrustedProxies, p.String())
@@ -118,6 +120,7 @@ func TestLoadWithEmptyEnvironmentUsesDocumentedDefaults(t *testing.T) {
 		KeyRotationGrace: 24 * time.Hour,
 		ChunkWords:       220,
 		ChunkOverlap:     30,
+		Workers:          100,
 	}
 	if diff := cmp.Diff(want, summarise(c)); diff != "" {
 		t.Errorf("defaults mismatch (-want +got):\n%s", diff)
@@ -227,6 +230,7 @@ func TestLoadAcceptsExplicitValues(t *testing.T) {
 		"METACHAT_TRUSTED_PROXIES":     "10.0.0.0/8, 192.168.1.1/32,fd00::/8",
 		"METACHAT_CHUNK_WORDS":         "120",
 		"METACHAT_CHUNK_OVERLAP_WORDS": "0",
+		"METACHAT_WORKERS":             "8",
 	})
 	got := summarise(c)
 	if got.Embedded {
@@ -253,6 +257,7 @@ func TestLoadAcceptsExplicitValues(t *testing.T) {
 		{"TrustedProxies", got.TrustedProxies, []string{"10.0.0.0/8", "192.168.1.1/32", "fd00::/8"}},
 		{"ChunkWords", got.ChunkWords, 120},
 		{"ChunkOverlap", got.ChunkOverlap, 0},
+		{"Workers", got.Workers, 8},
 	}
 	for _, ch := range checks {
 		if diff := cmp.Diff(ch.want, ch.got); diff != "" {
@@ -327,6 +332,8 @@ func TestLoadRejectsBadValuesNamingTheVariableInOneLine(t *testing.T) {
 		{"chunk words below minimum", map[string]string{"METACHAT_CHUNK_WORDS": "49"}, "METACHAT_CHUNK_WORDS"},
 		{"chunk words above maximum", map[string]string{"METACHAT_CHUNK_WORDS": "2001"}, "METACHAT_CHUNK_WORDS"},
 		{"chunk words not a number", map[string]string{"METACHAT_CHUNK_WORDS": "big"}, "METACHAT_CHUNK_WORDS"},
+		{"no workers", map[string]string{"METACHAT_WORKERS": "0"}, "METACHAT_WORKERS"},
+		{"workers not a number", map[string]string{"METACHAT_WORKERS": "many"}, "METACHAT_WORKERS"},
 		{"chunk overlap negative", map[string]string{"METACHAT_CHUNK_OVERLAP_WORDS": "-1"}, "METACHAT_CHUNK_OVERLAP_WORDS"},
 		{"chunk overlap over half the default chunk", map[string]string{"METACHAT_CHUNK_OVERLAP_WORDS": "111"}, "METACHAT_CHUNK_OVERLAP_WORDS"},
 		{"chunk overlap over half the chunk", map[string]string{"METACHAT_CHUNK_WORDS": "100", "METACHAT_CHUNK_OVERLAP_WORDS": "51"}, "METACHAT_CHUNK_OVERLAP_WORDS"},

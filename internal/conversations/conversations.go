@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -25,10 +26,17 @@ const MaxTextLen = 4000
 // MaxClientIDLen bounds a client-chosen message id.
 const MaxClientIDLen = 64
 
-// Enqueuer queues the bot's reply to an inbound message, in the
-// transaction that stores the message (so neither exists without the other).
+// Enqueuer queues the bot's replies to inbound messages, in the
+// transaction that stores the messages (so neither exists without the
+// other).
 type Enqueuer interface {
-	EnqueueReply(ctx context.Context, tx *store.Tx, m store.Message, requestID string) error
+	EnqueueReplies(ctx context.Context, tx *store.Tx, rs []ReplyRequest) error
+}
+
+// ReplyRequest asks for the bot's reply to a stored inbound message.
+type ReplyRequest struct {
+	Message   store.Message
+	RequestID string
 }
 
 // Service manages conversations and publishes their events.
@@ -38,6 +46,8 @@ type Service struct {
 	log     *slog.Logger
 	replies Enqueuer
 	deliver Deliverer
+	// inbound and botReplies hold each tenant's group commits (batch.go).
+	inbound, botReplies sync.Map
 }
 
 // SetReplies connects the reply queue (nil: nobody answers automatically).
@@ -146,12 +156,23 @@ func (s *Service) PostInbound(ctx context.Context, in Inbound) (Appended, error)
 	if err != nil {
 		return Appended{}, err
 	}
-	var out Appended
-	statusChanged := false
+	w := &inboundWrite{in: in, text: text}
+	if err := s.inboundGroup(in.TenantID).Do(ctx, w); err != nil {
+		return Appended{}, err
+	}
+	s.publishAppended(ctx, in.TenantID, w.out, w.changed)
+	return w.out, nil
+}
+
+// postInboundAlone stores one message in a transaction of its own.
+func (s *Service) postInboundAlone(ctx context.Context, in Inbound, text string) (out Appended, statusChanged bool, err error) {
 	write := func(tx *store.Tx) error {
+		var reply bool
 		var err error
-		out, statusChanged, err = s.appendInbound(ctx, tx, in, text)
-		return err
+		if out, statusChanged, reply, err = s.appendInbound(ctx, tx, in, text); err != nil || !reply {
+			return err
+		}
+		return s.enqueueReplies(ctx, tx, []ReplyRequest{{Message: out.Message, RequestID: in.RequestID}})
 	}
 	err = s.store.Write(ctx, store.TenantScope(in.TenantID), write)
 	if errors.Is(err, store.ErrDuplicate) {
@@ -159,11 +180,18 @@ func (s *Service) PostInbound(ctx context.Context, in Inbound) (Appended, error)
 		err = s.store.Read(ctx, store.TenantScope(in.TenantID), write)
 		statusChanged = false
 	}
-	if err != nil {
-		return Appended{}, err
+	return out, statusChanged, err
+}
+
+// enqueueReplies queues the bot's replies to stored messages.
+func (s *Service) enqueueReplies(ctx context.Context, tx *store.Tx, rs []ReplyRequest) error {
+	if len(rs) == 0 {
+		return nil
 	}
-	s.publishAppended(ctx, in.TenantID, out, statusChanged)
-	return out, nil
+	if err := s.replies.EnqueueReplies(ctx, tx, rs); err != nil {
+		return fmt.Errorf("enqueue reply: %w", err)
+	}
+	return nil
 }
 
 // PostInboundBatch stores one tenant's messages in one transaction, in
@@ -189,16 +217,21 @@ func (s *Service) PostInboundBatch(ctx context.Context, tenantID string, ins []I
 		return errs
 	}
 	err := s.store.Write(ctx, store.TenantScope(tenantID), func(tx *store.Tx) error {
+		var rs []ReplyRequest
 		for i, in := range ins {
 			if errs[i] != nil {
 				continue
 			}
+			var reply bool
 			var err error
-			if outs[i], changed[i], err = s.appendInbound(ctx, tx, in, texts[i]); err != nil {
+			if outs[i], changed[i], reply, err = s.appendInbound(ctx, tx, in, texts[i]); err != nil {
 				return err
 			}
+			if reply {
+				rs = append(rs, ReplyRequest{Message: outs[i].Message, RequestID: in.RequestID})
+			}
 		}
-		return nil
+		return s.enqueueReplies(ctx, tx, rs)
 	})
 	if err != nil {
 		for i, in := range ins {
@@ -236,14 +269,15 @@ func (s *Service) publishAppended(ctx context.Context, tenantID string, out Appe
 }
 
 // appendInbound stores in in tx: the contact, the conversation (reopened
-// with the bot when resolved), the message unless it is a resend, and its
-// reply job. statusChanged reports a reopened conversation.
-func (s *Service) appendInbound(ctx context.Context, tx *store.Tx, in Inbound, text string) (out Appended, statusChanged bool, err error) {
+// with the bot when resolved) and the message unless it is a resend.
+// statusChanged reports a reopened conversation; reply, that the bot is to
+// answer (the caller queues the job, in the same transaction).
+func (s *Service) appendInbound(ctx context.Context, tx *store.Tx, in Inbound, text string) (out Appended, statusChanged, reply bool, err error) {
 	var conv store.Conversation
 	if in.ContactID == "" {
 		ct, err := tx.UpsertContact(ctx, in.ChannelID, in.ExternalID, in.ContactName)
 		if err != nil {
-			return out, false, err
+			return out, false, false, err
 		}
 		in.ContactID = ct.ID
 	}
@@ -261,38 +295,38 @@ func (s *Service) appendInbound(ctx context.Context, tx *store.Tx, in Inbound, t
 	switch {
 	case apperr.Is(err, apperr.NotFound) && in.ConversationID == "":
 		if conv, err = tx.CreateConversation(ctx, in.ChannelID, in.ContactID); err != nil {
-			return out, false, err
+			return out, false, false, err
 		}
 	case err != nil:
-		return out, false, err
+		return out, false, false, err
 	}
 	if conv.ContactID != in.ContactID {
-		return out, false, apperr.New(apperr.NotFound, "conversation not found")
+		return out, false, false, apperr.New(apperr.NotFound, "conversation not found")
 	}
 	if clientIDTaken {
 		if m, err := tx.MessageByClientID(ctx, conv.ID, in.ClientID); err == nil {
-			return Appended{Message: m, Conversation: conv, Duplicate: true}, false, nil
+			return Appended{Message: m, Conversation: conv, Duplicate: true}, false, false, nil
 		} else if !apperr.Is(err, apperr.NotFound) {
-			return out, false, err
+			return out, false, false, err
 		}
 	}
 	if in.ProviderMessageID != "" {
 		if m, err := tx.MessageByProviderID(ctx, in.ChannelID, in.ProviderMessageID); err == nil {
-			return Appended{Message: m, Conversation: conv, Duplicate: true}, false, nil
+			return Appended{Message: m, Conversation: conv, Duplicate: true}, false, false, nil
 		} else if !apperr.Is(err, apperr.NotFound) {
-			return out, false, err
+			return out, false, false, err
 		}
 	}
 	if conv.Status == "resolved" {
 		if err := tx.SetConversationStatus(ctx, conv.ID, "bot", ""); err != nil {
-			return out, false, err
+			return out, false, false, err
 		}
 		conv.Status, conv.AssigneeID, statusChanged = "bot", "", true
 	}
 	m, err := tx.AppendMessage(ctx, store.Message{ConversationID: conv.ID, Role: "user", Text: text, ClientID: in.ClientID,
 		AuthorID: in.ContactID, ProviderMessageID: in.ProviderMessageID, Meta: in.Meta})
 	if err != nil {
-		return out, false, err
+		return out, false, false, err
 	}
 	if in.ProviderMessageID != "" {
 		at := in.At
@@ -300,15 +334,15 @@ func (s *Service) appendInbound(ctx context.Context, tx *store.Tx, in Inbound, t
 			at = tx.Now
 		}
 		if err := tx.MarkInbound(ctx, conv.ID, at); err != nil {
-			return out, false, err
+			return out, false, false, err
 		}
 		if err := tx.TouchChannel(ctx, in.ChannelID, store.ChannelInbound); err != nil {
-			return out, false, err
+			return out, false, false, err
 		}
 	}
 	if in.AfterAppend != nil {
 		if err := in.AfterAppend(ctx, tx, m); err != nil {
-			return out, false, err
+			return out, false, false, err
 		}
 	}
 	if conv.Status == "bot" && s.replies != nil && !in.NoReply {
@@ -317,18 +351,14 @@ func (s *Service) appendInbound(ctx context.Context, tx *store.Tx, in Inbound, t
 		if ch == nil {
 			c, err := tx.GetChannel(ctx, conv.ChannelID)
 			if err != nil {
-				return out, false, err
+				return out, false, false, err
 			}
 			ch = &store.ChannelOf{Type: c.Type, AssistantID: c.AssistantID}
 		}
-		if ch.AssistantID != "" {
-			if err := s.replies.EnqueueReply(ctx, tx, m, in.RequestID); err != nil {
-				return out, false, fmt.Errorf("enqueue reply: %w", err)
-			}
-		}
+		reply = ch.AssistantID != ""
 	}
 	conv.LastSeq = m.Seq
-	return Appended{Message: m, Conversation: conv}, statusChanged, nil
+	return Appended{Message: m, Conversation: conv}, statusChanged, reply, nil
 }
 
 // MessageEvent is the widget protocol's message frame.
@@ -402,40 +432,15 @@ func (s *Service) HandoffByBot(ctx context.Context, tenantID string, m store.Mes
 }
 
 func (s *Service) storeBotMessage(ctx context.Context, tenantID string, m store.Message, newStatus string) error {
-	stored := false
 	var out store.Message
-	err := s.store.Write(ctx, store.TenantScope(tenantID), func(tx *store.Tx) error {
-		w, err := tx.ConversationForWrite(ctx, m.ConversationID, "")
-		if err != nil {
-			return err
-		}
-		conv, ch := w.Conversation, w.Channel
-		if conv.Status != "bot" {
-			return nil
-		}
-		if newStatus != "" {
-			if err := tx.SetConversationStatus(ctx, conv.ID, newStatus, ""); err != nil {
-				return err
-			}
-			if err := tx.Audit(ctx, store.AuditEntry{ActorType: "system", Action: "conversation.handoff", TargetType: "conversation", TargetID: conv.ID}); err != nil {
-				return err
-			}
-		}
-		deliver := s.deliverVia(ch.Type, &m)
-		out, err = tx.AppendMessage(ctx, m)
-		if err != nil {
-			return err
-		}
-		if deliver {
-			if err := s.deliver.EnqueueDelivery(ctx, tx, out.ID); err != nil {
-				return fmt.Errorf("enqueue delivery: %w", err)
-			}
-		}
-		stored = true
-		return nil
-	})
-	if errors.Is(err, store.ErrDuplicate) || apperr.Is(err, apperr.NotFound) {
-		return nil
+	var stored bool
+	var err error
+	if newStatus == "" {
+		w := &botWrite{m: m}
+		err = s.botReplyGroup(tenantID).Do(ctx, w)
+		out, stored = w.out, w.stored
+	} else {
+		out, stored, err = s.storeBotMessageAlone(ctx, tenantID, m, newStatus)
 	}
 	if err != nil || !stored {
 		return err
@@ -445,6 +450,52 @@ func (s *Service) storeBotMessage(ctx context.Context, tenantID string, m store.
 	}
 	s.publishMessage(ctx, tenantID, out)
 	return nil
+}
+
+// storeBotMessageAlone stores a bot message in a transaction of its own.
+// A reply stored already, or a conversation gone, is a quiet no-op.
+func (s *Service) storeBotMessageAlone(ctx context.Context, tenantID string, m store.Message, newStatus string) (out store.Message, stored bool, err error) {
+	err = s.store.Write(ctx, store.TenantScope(tenantID), func(tx *store.Tx) error {
+		var err error
+		out, stored, err = s.appendBotMessage(ctx, tx, m, newStatus)
+		return err
+	})
+	if errors.Is(err, store.ErrDuplicate) || apperr.Is(err, apperr.NotFound) {
+		return store.Message{}, false, nil
+	}
+	return out, stored && err == nil, err
+}
+
+// appendBotMessage stores m in tx unless the conversation left the bot,
+// giving the conversation newStatus first when set.
+func (s *Service) appendBotMessage(ctx context.Context, tx *store.Tx, m store.Message, newStatus string) (store.Message, bool, error) {
+	w, err := tx.ConversationForWrite(ctx, m.ConversationID, "")
+	if err != nil {
+		return store.Message{}, false, err
+	}
+	conv, ch := w.Conversation, w.Channel
+	if conv.Status != "bot" {
+		return store.Message{}, false, nil
+	}
+	if newStatus != "" {
+		if err := tx.SetConversationStatus(ctx, conv.ID, newStatus, ""); err != nil {
+			return store.Message{}, false, err
+		}
+		if err := tx.Audit(ctx, store.AuditEntry{ActorType: "system", Action: "conversation.handoff", TargetType: "conversation", TargetID: conv.ID}); err != nil {
+			return store.Message{}, false, err
+		}
+	}
+	deliver := s.deliverVia(ch.Type, &m)
+	out, err := tx.AppendMessage(ctx, m)
+	if err != nil {
+		return store.Message{}, false, err
+	}
+	if deliver {
+		if err := s.deliver.EnqueueDelivery(ctx, tx, out.ID); err != nil {
+			return store.Message{}, false, fmt.Errorf("enqueue delivery: %w", err)
+		}
+	}
+	return out, true, nil
 }
 
 // PublishTyping tells the conversation's live clients that role is typing.

@@ -47,12 +47,20 @@ func Migrate(ctx context.Context, st *store.Store) error {
 	return st.GrantAppRole(ctx)
 }
 
+// DefaultWorkers is how many jobs of the default queue (replies,
+// deliveries) a process runs at once. A reply holds its worker for the
+// whole model call, which is mostly waiting: with 20 workers, a model
+// that takes 2 s capped a process at 10 replies a second.
+const DefaultWorkers = 100
+
 // Options configure the queue.
 type Options struct {
 	// Work starts workers; without it the client only inserts jobs
 	// (`serve --no-workers`).
-	Work        bool
-	Workers     *river.Workers
+	Work    bool
+	Workers *river.Workers
+	// Concurrency bounds the default queue's jobs at once (0:
+	// DefaultWorkers).
 	Concurrency int
 	Periodic    []*river.PeriodicJob
 	Log         *slog.Logger
@@ -73,7 +81,7 @@ func New(st *store.Store, o Options) (*Client, error) {
 	}
 	if o.Work {
 		if o.Concurrency == 0 {
-			o.Concurrency = 20
+			o.Concurrency = DefaultWorkers
 		}
 		// Ingest has its own few workers: a burst of uploads (each
 		// CPU-heavy) must not take the workers replies need.

@@ -9,6 +9,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/metachat/metachat/internal/assistants"
+	"github.com/metachat/metachat/internal/conversations"
 	"github.com/metachat/metachat/internal/store"
 )
 
@@ -58,8 +59,17 @@ func AddReplyWorker(workers *river.Workers, r *assistants.Replier, log *slog.Log
 	river.AddWorker(workers, &replyWorker{replier: r, log: log})
 }
 
-// EnqueueReply queues the reply to an inbound message in the transaction
-// that stores it (conversations.Enqueuer).
-func (c *Client) EnqueueReply(ctx context.Context, tx *store.Tx, m store.Message, requestID string) error {
-	return c.InsertTx(ctx, tx.SQL(), ReplyArgs{TenantID: tx.TenantID(), MessageID: m.ID, ConversationID: m.ConversationID, RequestID: requestID}, nil)
+// EnqueueReplies queues the replies to inbound messages in the
+// transaction that stores them (conversations.Enqueuer), with one insert
+// for all of them.
+func (c *Client) EnqueueReplies(ctx context.Context, tx *store.Tx, rs []conversations.ReplyRequest) error {
+	if len(rs) == 0 {
+		return nil
+	}
+	ps := make([]river.InsertManyParams, len(rs))
+	for i, r := range rs {
+		ps[i] = river.InsertManyParams{Args: ReplyArgs{TenantID: tx.TenantID(), MessageID: r.Message.ID, ConversationID: r.Message.ConversationID, RequestID: r.RequestID}}
+	}
+	_, err := c.river.InsertManyFastTx(ctx, tx.SQL(), ps)
+	return err
 }
