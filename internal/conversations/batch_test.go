@@ -179,6 +179,8 @@ func newFixture(t *testing.T, st *store.Store, channelType string) *fixture {
 		return err
 	})
 	fx.s = NewService(st, fx.hub, slog.New(slog.DiscardHandler))
+	// One group per tenant: these tests are about what shares it.
+	fx.s.shards = 1
 	fx.s.SetReplies(fx.q)
 	fx.s.SetDeliverer(fx.q)
 	return fx
@@ -914,4 +916,68 @@ func TestARetriedReplyIsANoOpEvenWhenItSharesATransaction(t *testing.T) {
 			}
 		}
 	})
+}
+
+func TestAContactInAnotherGroupIsNotHeldUpByABusyOne(t *testing.T) {
+	t.Parallel()
+	storetest.ForEachDialect(t, func(t *testing.T, st *store.Store) {
+		if st.Dialect() == store.SQLite {
+			t.Skip("SQLite has one writer connection: another group's write waits for it whatever the group")
+		}
+		fx := newFixture(t, st, "web")
+		fx.s.shards = batchShards
+		// Two visitors whose writes go through different groups, found by
+		// trying: which group a contact lands in depends on its id.
+		ct1, cv1 := fx.thread(t, "visitor-held")
+		var ct2 store.Contact
+		var cv2 store.Conversation
+		for i := 0; ; i++ {
+			if i == 50 {
+				t.Fatal("no contact in another group among 50")
+			}
+			ct2, cv2 = fx.thread(t, fmt.Sprintf("visitor-free-%d", i))
+			if fx.s.shardOf(ct2.ID) != fx.s.shardOf(ct1.ID) {
+				break
+			}
+		}
+		h := fx.q.holdNext(t)
+		first := fx.post(fx.inbound(ct1, cv1, "held"))
+		h.waitEntered(t)
+		// The first group's transaction is open; the other group's write
+		// goes through on its own.
+		if p := recv(t, fx.post(fx.inbound(ct2, cv2, "free"))); p.err != nil || p.out.Message.Seq != 1 {
+			t.Fatalf("the other group's write: %+v, %v", p.out.Message, p.err)
+		}
+		select {
+		case p := <-first:
+			t.Fatalf("the held write finished before its release: %+v", p)
+		default:
+		}
+		h.release()
+		if p := recv(t, first); p.err != nil || p.out.Message.Seq != 1 {
+			t.Fatalf("the held write: %+v, %v", p.out.Message, p.err)
+		}
+	})
+}
+
+func TestAContactsMessagesAlwaysGoThroughTheSameGroup(t *testing.T) {
+	t.Parallel()
+	s := &Service{shards: batchShards}
+	seen := map[uint32]bool{}
+	for i := range 200 {
+		id := fmt.Sprintf("contact-%d", i)
+		g := s.shardOf(id)
+		for range 3 {
+			if s.shardOf(id) != g {
+				t.Fatalf("contact %s moved between groups", id)
+			}
+		}
+		if g >= batchShards {
+			t.Fatalf("group %d of %d", g, batchShards)
+		}
+		seen[g] = true
+	}
+	if len(seen) != batchShards {
+		t.Errorf("200 contacts used %d of %d groups", len(seen), batchShards)
+	}
 }

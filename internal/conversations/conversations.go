@@ -46,8 +46,10 @@ type Service struct {
 	log     *slog.Logger
 	replies Enqueuer
 	deliver Deliverer
-	// inbound and botReplies hold each tenant's group commits (batch.go).
+	// inbound and botReplies hold each tenant's group commits (batch.go),
+	// shards of each.
 	inbound, botReplies sync.Map
+	shards              uint32
 }
 
 // SetReplies connects the reply queue (nil: nobody answers automatically).
@@ -55,7 +57,7 @@ func (s *Service) SetReplies(e Enqueuer) { s.replies = e }
 
 // NewService returns the service.
 func NewService(st *store.Store, bus realtime.Publisher, log *slog.Logger) *Service {
-	return &Service{store: st, bus: bus, log: log}
+	return &Service{store: st, bus: bus, log: log, shards: batchShards}
 }
 
 // Store exposes the store to the live endpoints that read history.
@@ -157,7 +159,7 @@ func (s *Service) PostInbound(ctx context.Context, in Inbound) (Appended, error)
 		return Appended{}, err
 	}
 	w := &inboundWrite{in: in, text: text}
-	if err := s.inboundGroup(in.TenantID).Do(ctx, w); err != nil {
+	if err := s.inboundGroup(in).Do(ctx, w); err != nil {
 		return Appended{}, err
 	}
 	s.publishAppended(ctx, in.TenantID, w.out, w.changed)
@@ -437,7 +439,7 @@ func (s *Service) storeBotMessage(ctx context.Context, tenantID string, m store.
 	var err error
 	if newStatus == "" {
 		w := &botWrite{m: m}
-		err = s.botReplyGroup(tenantID).Do(ctx, w)
+		err = s.botReplyGroup(tenantID, m.ConversationID).Do(ctx, w)
 		out, stored = w.out, w.stored
 	} else {
 		out, stored, err = s.storeBotMessageAlone(ctx, tenantID, m, newStatus)
