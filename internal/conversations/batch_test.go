@@ -180,7 +180,7 @@ func newFixture(t *testing.T, st *store.Store, channelType string) *fixture {
 	})
 	fx.s = NewService(st, fx.hub, slog.New(slog.DiscardHandler))
 	// One group per tenant: these tests are about what shares it.
-	fx.s.shards = 1
+	fx.s.groups.n = 1
 	fx.s.SetReplies(fx.q)
 	fx.s.SetDeliverer(fx.q)
 	return fx
@@ -925,7 +925,7 @@ func TestAContactInAnotherGroupIsNotHeldUpByABusyOne(t *testing.T) {
 			t.Skip("SQLite has one writer connection: another group's write waits for it whatever the group")
 		}
 		fx := newFixture(t, st, "web")
-		fx.s.shards = batchShards
+		fx.s.groups.n = batchShards
 		// Two visitors whose writes go through different groups, found by
 		// trying: which group a contact lands in depends on its id.
 		ct1, cv1 := fx.thread(t, "visitor-held")
@@ -936,7 +936,7 @@ func TestAContactInAnotherGroupIsNotHeldUpByABusyOne(t *testing.T) {
 				t.Fatal("no contact in another group among 50")
 			}
 			ct2, cv2 = fx.thread(t, fmt.Sprintf("visitor-free-%d", i))
-			if fx.s.shardOf(ct2.ID) != fx.s.shardOf(ct1.ID) {
+			if fx.s.shardOf(fx.tenant, ct2.ID) != fx.s.shardOf(fx.tenant, ct1.ID) {
 				break
 			}
 		}
@@ -962,13 +962,14 @@ func TestAContactInAnotherGroupIsNotHeldUpByABusyOne(t *testing.T) {
 
 func TestAContactsMessagesAlwaysGoThroughTheSameGroup(t *testing.T) {
 	t.Parallel()
-	s := &Service{shards: batchShards}
+	s := &Service{}
+	s.initGroups()
 	seen := map[uint32]bool{}
 	for i := range 200 {
 		id := fmt.Sprintf("contact-%d", i)
-		g := s.shardOf(id)
+		g := s.shardOf("tenant", id)
 		for range 3 {
-			if s.shardOf(id) != g {
+			if s.shardOf("tenant", id) != g {
 				t.Fatalf("contact %s moved between groups", id)
 			}
 		}
@@ -980,4 +981,57 @@ func TestAContactsMessagesAlwaysGoThroughTheSameGroup(t *testing.T) {
 	if len(seen) != batchShards {
 		t.Errorf("200 contacts used %d of %d groups", len(seen), batchShards)
 	}
+}
+
+func TestWritesOfTwoTenantsInOneGroupGoInATransactionEach(t *testing.T) {
+	t.Parallel()
+	storetest.ForEachDialect(t, func(t *testing.T, st *store.Store) {
+		a := newFixture(t, st, "web")
+		b := newFixture(t, st, "web")
+		b.s = a.s // one service, one group: the two tenants' writes meet in it
+		ctA0, cvA0 := a.thread(t, "a-0")
+		ctA1, cvA1 := a.thread(t, "a-1")
+		ctA2, cvA2 := a.thread(t, "a-2")
+		ctB1, cvB1 := b.thread(t, "b-1")
+		ctB2, cvB2 := b.thread(t, "b-2")
+
+		h := a.q.holdNext(t)
+		first := a.post(a.inbound(ctA0, cvA0, "a0"))
+		h.waitEntered(t)
+		rest := []<-chan posted{
+			b.post(b.inbound(ctB1, cvB1, "b1")),
+			a.post(a.inbound(ctA1, cvA1, "a1")),
+			b.post(b.inbound(ctB2, cvB2, "b2")),
+			a.post(a.inbound(ctA2, cvA2, "a2")),
+		}
+		a.waitQueued(t, 2)
+		b.waitQueued(t, 2)
+		h.release()
+		for _, ch := range append(rest, first) {
+			if p := recv(t, ch); p.err != nil || p.out.Message.Seq != 1 {
+				t.Fatalf("write: %+v, %v", p.out.Message, p.err)
+			}
+		}
+		calls := a.q.replyCalls()
+		if len(calls) != 3 {
+			t.Fatalf("%d reply calls, want 3 (the held write, then one per tenant)", len(calls))
+		}
+		for _, c := range calls[1:] {
+			if len(c.rs) != 2 {
+				t.Errorf("a transaction of tenant %s carried %d replies, want its 2", c.tx.TenantID(), len(c.rs))
+			}
+			for _, r := range c.rs {
+				mine := map[string]bool{cvA1.ID: true, cvA2.ID: true}
+				if c.tx.TenantID() == b.tenant {
+					mine = map[string]bool{cvB1.ID: true, cvB2.ID: true}
+				}
+				if !mine[r.Message.ConversationID] {
+					t.Errorf("tenant %s's transaction carried a reply in conversation %s", c.tx.TenantID(), r.Message.ConversationID)
+				}
+			}
+		}
+		if calls[1].tx.TenantID() == calls[2].tx.TenantID() {
+			t.Errorf("both shared transactions were tenant %s's", calls[1].tx.TenantID())
+		}
+	})
 }

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -46,10 +45,7 @@ type Service struct {
 	log     *slog.Logger
 	replies Enqueuer
 	deliver Deliverer
-	// inbound and botReplies hold each tenant's group commits (batch.go),
-	// shards of each.
-	inbound, botReplies sync.Map
-	shards              uint32
+	groups  groups // the group commits that write messages (batch.go)
 }
 
 // SetReplies connects the reply queue (nil: nobody answers automatically).
@@ -57,7 +53,9 @@ func (s *Service) SetReplies(e Enqueuer) { s.replies = e }
 
 // NewService returns the service.
 func NewService(st *store.Store, bus realtime.Publisher, log *slog.Logger) *Service {
-	return &Service{store: st, bus: bus, log: log, shards: batchShards}
+	s := &Service{store: st, bus: bus, log: log}
+	s.initGroups()
+	return s
 }
 
 // Store exposes the store to the live endpoints that read history.
@@ -438,7 +436,7 @@ func (s *Service) storeBotMessage(ctx context.Context, tenantID string, m store.
 	var stored bool
 	var err error
 	if newStatus == "" {
-		w := &botWrite{m: m}
+		w := &botWrite{tenantID: tenantID, m: m}
 		err = s.botReplyGroup(tenantID, m.ConversationID).Do(ctx, w)
 		out, stored = w.out, w.stored
 	} else {
