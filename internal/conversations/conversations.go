@@ -150,7 +150,10 @@ type Appended struct {
 }
 
 // PostInbound stores a contact's message. A resolved conversation is
-// reopened with the bot; a resend with a known client id is a no-op.
+// reopened with the bot; a resend with a known client id is a no-op. The
+// write may share a transaction with others (batch.go): when ctx ends
+// first, PostInbound returns ctx's error, and the message may still be
+// stored (its resend is then that no-op).
 func (s *Service) PostInbound(ctx context.Context, in Inbound) (Appended, error) {
 	text, err := checkInbound(in)
 	if err != nil {
