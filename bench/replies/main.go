@@ -476,9 +476,6 @@ func pressure(what string) time.Duration {
 	return -1
 }
 
-// pgStats reads the database's activity counters (PostgreSQL only):
-// transactions and rows written. The counters are flushed by each backend
-// at most once a second, so a reading lags by up to about a second.
 // analyzeSchema gives the tables of db's schema planner statistics (nil
 // db: SQLite, nothing to do). A fresh schema has none until autovacuum's
 // first visit, up to a minute in; a statement prepared before then (pgx
@@ -512,6 +509,9 @@ func analyzeSchema(ctx context.Context, db *sql.DB) error {
 	return nil
 }
 
+// pgStats reads the database's activity counters (PostgreSQL only):
+// transactions and rows written. The counters are flushed by each backend
+// at most once a second, so a reading lags by up to about a second.
 func pgStats(db *sql.DB) map[string]float64 {
 	if db == nil {
 		return nil

@@ -85,25 +85,7 @@ func (s *Service) inboundGroup(in Inbound) *groupcommit.Group[*inboundWrite] {
 
 func (s *Service) writeInbound(ws []*inboundWrite) []error {
 	return writeShared(s, ws, func(w *inboundWrite) (string, string) { return w.in.TenantID, w.in.ConversationID },
-		func(ctx context.Context, tx *store.Tx, batch []*inboundWrite) error {
-			var rs []ReplyRequest
-			for _, w := range batch {
-				var reply bool
-				var err error
-				if w.out, w.changed, reply, err = s.appendInbound(ctx, tx, w.in, w.text); err != nil {
-					return err
-				}
-				if reply {
-					rs = append(rs, ReplyRequest{Message: w.out.Message, RequestID: w.in.RequestID})
-				}
-			}
-			return s.enqueueReplies(ctx, tx, rs)
-		},
-		func(ctx context.Context, w *inboundWrite) error {
-			var err error
-			w.out, w.changed, err = s.postInboundAlone(ctx, w.in, w.text)
-			return err
-		})
+		s.appendInbounds, s.postInboundAlone)
 }
 
 // botWrite is one StoreReply in a shared transaction.

@@ -168,22 +168,15 @@ func (s *Service) PostInbound(ctx context.Context, in Inbound) (Appended, error)
 }
 
 // postInboundAlone stores one message in a transaction of its own.
-func (s *Service) postInboundAlone(ctx context.Context, in Inbound, text string) (out Appended, statusChanged bool, err error) {
-	write := func(tx *store.Tx) error {
-		var reply bool
-		var err error
-		if out, statusChanged, reply, err = s.appendInbound(ctx, tx, in, text); err != nil || !reply {
-			return err
-		}
-		return s.enqueueReplies(ctx, tx, []ReplyRequest{{Message: out.Message, RequestID: in.RequestID}})
-	}
-	err = s.store.Write(ctx, store.TenantScope(in.TenantID), write)
+func (s *Service) postInboundAlone(ctx context.Context, w *inboundWrite) error {
+	write := func(tx *store.Tx) error { return s.appendInbounds(ctx, tx, []*inboundWrite{w}) }
+	err := s.store.Write(ctx, store.TenantScope(w.in.TenantID), write)
 	if errors.Is(err, store.ErrDuplicate) {
 		// A concurrent resend won the race: answer with its message.
-		err = s.store.Read(ctx, store.TenantScope(in.TenantID), write)
-		statusChanged = false
+		err = s.store.Read(ctx, store.TenantScope(w.in.TenantID), write)
+		w.changed = false
 	}
-	return out, statusChanged, err
+	return err
 }
 
 // enqueueReplies queues the bot's replies to stored messages.
@@ -203,53 +196,50 @@ func (s *Service) enqueueReplies(ctx context.Context, tx *store.Tx, rs []ReplyRe
 // each message's outcome.
 func (s *Service) PostInboundBatch(ctx context.Context, tenantID string, ins []Inbound) []error {
 	errs := make([]error, len(ins))
-	texts := make([]string, len(ins))
-	outs := make([]Appended, len(ins))
-	changed := make([]bool, len(ins))
-	valid := 0
+	ws := make([]*inboundWrite, len(ins)) // nil where the message is invalid
+	var valid []*inboundWrite
 	for i, in := range ins {
 		if in.TenantID != tenantID {
 			errs[i] = fmt.Errorf("message of tenant %s in a batch of tenant %s", in.TenantID, tenantID)
 			continue
 		}
-		if texts[i], errs[i] = checkInbound(in); errs[i] == nil {
-			valid++
+		text, err := checkInbound(in)
+		if errs[i] = err; err == nil {
+			ws[i] = &inboundWrite{in: in, text: text}
+			valid = append(valid, ws[i])
 		}
 	}
-	if valid == 0 {
+	if len(valid) == 0 {
 		return errs
 	}
-	err := s.store.Write(ctx, store.TenantScope(tenantID), func(tx *store.Tx) error {
-		var rs []ReplyRequest
-		for i, in := range ins {
-			if errs[i] != nil {
-				continue
-			}
-			var reply bool
-			var err error
-			if outs[i], changed[i], reply, err = s.appendInbound(ctx, tx, in, texts[i]); err != nil {
-				return err
-			}
-			if reply {
-				rs = append(rs, ReplyRequest{Message: outs[i].Message, RequestID: in.RequestID})
-			}
-		}
-		return s.enqueueReplies(ctx, tx, rs)
-	})
-	if err != nil {
-		for i, in := range ins {
-			if errs[i] == nil {
-				_, errs[i] = s.PostInbound(ctx, in)
-			}
-		}
-		return errs
-	}
-	for i := range ins {
-		if errs[i] == nil {
-			s.publishAppended(ctx, tenantID, outs[i], changed[i])
+	err := s.store.Write(ctx, store.TenantScope(tenantID), func(tx *store.Tx) error { return s.appendInbounds(ctx, tx, valid) })
+	for i, w := range ws {
+		switch {
+		case w == nil:
+		case err != nil:
+			_, errs[i] = s.PostInbound(ctx, w.in)
+		default:
+			s.publishAppended(ctx, tenantID, w.out, w.changed)
 		}
 	}
 	return errs
+}
+
+// appendInbounds stores ws in tx, in order, and queues the bot's replies
+// to them with one insert.
+func (s *Service) appendInbounds(ctx context.Context, tx *store.Tx, ws []*inboundWrite) error {
+	var rs []ReplyRequest
+	for _, w := range ws {
+		var reply bool
+		var err error
+		if w.out, w.changed, reply, err = s.appendInbound(ctx, tx, w.in, w.text); err != nil {
+			return err
+		}
+		if reply {
+			rs = append(rs, ReplyRequest{Message: w.out.Message, RequestID: w.in.RequestID})
+		}
+	}
+	return s.enqueueReplies(ctx, tx, rs)
 }
 
 func checkInbound(in Inbound) (string, error) {

@@ -78,7 +78,6 @@ func newIndexes(st *store.Store, idle time.Duration, maxChunks int) *indexes {
 // loadBatch bounds the documents whose chunks are read in one query.
 const loadBatch = 500
 
-// get returns the tenant's index, caught up with the database.
 // get returns the tenant's index, caught up to its knowledge version;
 // version < 0 means not known yet (it is read first).
 func (is *indexes) get(ctx context.Context, tenantID string, version int64) (*tenantIndex, error) {

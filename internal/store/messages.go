@@ -95,7 +95,7 @@ func (t *Tx) AppendMessage(ctx context.Context, m Message) (Message, error) {
 		err = t.queryRow(ctx, `UPDATE conversations SET last_seq = last_seq + 1, last_message_at = $2, updated_at = $2
 WHERE tenant_id = $1 AND id = $3 RETURNING last_seq, channel_id`, t.tenant(), micros(t.Now), m.ConversationID).Scan(&m.Seq, &m.ChannelID)
 		if err == nil {
-			_, err = t.exec(ctx, `INSERT INTO messages (tenant_id, id, conversation_id, channel_id, seq, role, text, client_id, provider_message_id, author_id, delivery, citations, reply_to, meta, created_at, delivery_error)
+			_, err = t.exec(ctx, `INSERT INTO messages (tenant_id, `+messageCols+`)
 VALUES ($1, $2, $3, $15, $16, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`, append(args, m.ChannelID, m.Seq)...)
 		}
 	}
@@ -116,7 +116,7 @@ VALUES ($1, $2, $3, $15, $16, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
 const appendMessagePostgres = `WITH c AS (
     UPDATE conversations SET last_seq = last_seq + 1, last_message_at = $13, updated_at = $13
     WHERE tenant_id = $1 AND id = $3 RETURNING last_seq, channel_id)
-INSERT INTO messages (tenant_id, id, conversation_id, channel_id, seq, role, text, client_id, provider_message_id, author_id, delivery, citations, reply_to, meta, created_at, delivery_error)
+INSERT INTO messages (tenant_id, ` + messageCols + `)
 SELECT $1, $2, $3, c.channel_id, c.last_seq, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14 FROM c
 RETURNING seq, channel_id`
 
